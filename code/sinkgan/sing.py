@@ -1,0 +1,326 @@
+r"""Sinkhorn Natural Gradient (SiNG), Shen, Wang, Ribeiro and Hassani, NeurIPS 2020 (seed 003).
+
+Notation of the SiNG paper: the generator ``T_theta`` pushes a latent measure ``mu`` forward,
+``alpha_theta = T_theta # mu``; ``F(theta)`` is the objective; ``S`` is the Sinkhorn divergence
+(their eq. 4, our :func:`sinkgan.sinkhorn.sinkhorn_divergence`), with its own regularisation
+``gamma`` (called ``eps`` in :mod:`sinkgan.sinkhorn`).
+
+* SiNG update, eq. (8)::
+
+      theta_{t+1} = theta_t + eta * d_t
+
+* SiNG direction, eq. (11) (the limit of the steepest-descent problem (9) inside the Sinkhorn
+  ball ``S(alpha_{theta_t + dtheta}, alpha_{theta_t}) <= eps'``)::
+
+      d_t = - sqrt(2 eps') * H^{-1} grad F / sqrt(<H^{-1} grad F, grad F>)
+
+  so that ``<d_t, H d_t> = 2 eps'`` (the second-order model of the constraint is active).
+
+* Sinkhorn information matrix (SIM), eq. (10)::
+
+      H(theta_t) = nabla^2_theta S(alpha_theta, alpha_{theta_t}) |_{theta = theta_t}  (>= 0)
+
+  and its empirical estimator eSIM, eq. (20), on ``n`` latent samples ``z_i ~ mu``::
+
+      Hbar(theta_t) = nabla^2_theta S(alphabar_theta, alphabar_{theta_t}) |_{theta = theta_t},
+      alphabar_theta = (1/n) sum_i delta_{T_theta(z_i)}
+
+  i.e. the SAME latent samples are pushed through the moving generator ``T_theta`` and the
+  frozen one ``T_{theta_t}``.  Here ``S`` is evaluated with ``L`` log-domain Sinkhorn
+  iterations differentiated by automatic differentiation to second order (``grad="autodiff"``;
+  the envelope gradient is not differentiable twice), which is the "simple PyTorch
+  implementation" the paper describes in its Appendix E: eq. (27) is what autodiff computes
+  through the iterations.
+
+* ``H^{-1} grad F`` is computed by conjugate gradient (the paper, end of Section 6) using only
+  Hessian-vector products ``v -> Hbar v`` obtained by double back-propagation; the matrix is
+  never formed.
+
+Regularisation.  Proposition 4.1 assumes the smallest eigenvalue of ``H`` is strictly positive.
+The eSIM of an over-parameterised generator on a mini-batch is rank-deficient (rank at most
+``n * q``), and with truncated Sinkhorn iterations it is PSD only approximately, so CG is run
+on the damped matrix ``Hbar + lambda I`` (Tikhonov damping ``lambda >= 0``, configurable) and
+stopped after ``cg_iters`` iterations or at relative residual ``cg_tol``.  CG also stops at the
+first direction of non-positive curvature ``<p, (Hbar + lambda I) p> <= 0``.  If the result
+``u`` fails ``<u, grad F> > 0`` (possible only when CG met negative curvature on its first
+iteration) the step falls back to ``u = grad F`` (a plain normalised gradient step) and reports
+it.  The SiNG main text gives no damping value; its Appendix E is not part of the seed text, so
+``lambda`` and the CG budget are this repository's choices (README "deviations").
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Iterable, Sequence
+
+import torch
+
+from .sinkhorn import sinkhorn_divergence
+
+Tensor = torch.Tensor
+MatVec = Callable[[Tensor], Tensor]
+
+
+# ----------------------------------------------------------------------------- flat vectors
+def flatten(tensors: Iterable[Tensor]) -> Tensor:
+    """Concatenate tensors into one flat vector (the parameter vector ``theta`` in R^d)."""
+    return torch.cat([t.reshape(-1) for t in tensors])
+
+
+def unflatten_like(vec: Tensor, like: Sequence[Tensor]) -> list[Tensor]:
+    """Split a flat vector into tensors shaped like ``like`` (inverse of :func:`flatten`)."""
+    out, i = [], 0
+    for t in like:
+        n = t.numel()
+        out.append(vec[i:i + n].view_as(t))
+        i += n
+    if i != vec.numel():
+        raise ValueError(f"vector of length {vec.numel()} does not match parameters of total size {i}")
+    return out
+
+
+def _grad_or_zero(grads: Sequence[Tensor | None], params: Sequence[Tensor]) -> list[Tensor]:
+    return [torch.zeros_like(p) if g is None else g for g, p in zip(grads, params)]
+
+
+# ----------------------------------------------------------------------------- the eSIM
+@dataclass(frozen=True)
+class SinkhornMetric:
+    r"""The Sinkhorn divergence that defines the SiNG geometry (the constraint of eq. 9).
+
+    ``gamma``: entropic regularisation of the constraint (paper: 0.01 in 7.1, 1 in 7.3);
+    ``p``, ``cost``: ground cost ``||phi(x) - phi(y)||^p`` (``p = 2``: squared l2);
+    ``n_iter``: Sinkhorn iterations ``L``.  ``phi`` (the feature map, e.g. a fixed encoder in 7.2)
+    is passed separately because it is a network, not a setting.
+    """
+
+    gamma: float = 1.0
+    p: float = 2.0
+    n_iter: int = 10
+    cost: str = "euclidean"
+
+    def divergence(self, x: Tensor, y: Tensor) -> Tensor:
+        """``S_gamma(alphabar_x, alphabar_y)`` (SiNG eq. 4), twice differentiable (autodiff)."""
+        return sinkhorn_divergence(x.flatten(1), y.flatten(1), eps=self.gamma, p=self.p,
+                                   n_iter=self.n_iter, grad="autodiff", value="dual", cost=self.cost)
+
+
+def sinkhorn_information_hvp(
+    generated: Tensor,
+    params: Sequence[Tensor],
+    metric: SinkhornMetric,
+    feature_map: Callable[[Tensor], Tensor] | None = None,
+) -> MatVec:
+    r"""Hessian-vector product with the eSIM, eq. (20): ``v -> Hbar(theta_t) v``.
+
+    ``generated`` must be ``T_theta(z_i)``, i = 1..n, computed at ``theta = theta_t`` with its
+    autograd graph to ``params``.  Its detached copy is ``T_{theta_t}(z_i)`` (same ``z_i``, frozen
+    parameters), so::
+
+        s(theta)     = S(phi(T_theta(z)), phi(T_{theta_t}(z)))
+        Hbar v       = nabla_theta < nabla_theta s(theta), v >   at theta = theta_t
+
+    (double back-propagation through the ``L`` Sinkhorn iterations; Pearlmutter's trick).  The
+    returned function may be called many times (the first-order graph is kept).
+    """
+    phi = feature_map if feature_map is not None else (lambda t: t)
+    x = phi(generated)
+    y = phi(generated.detach()).detach()
+    s = metric.divergence(x, y)
+    grads = _grad_or_zero(torch.autograd.grad(s, params, create_graph=True, allow_unused=True), params)
+    grad_s = flatten(grads)
+    if not grad_s.requires_grad:  # the divergence does not depend on params: H = 0
+        return lambda v: torch.zeros_like(v)
+
+    def hvp(v: Tensor) -> Tensor:
+        hv = torch.autograd.grad(grad_s, params, grad_outputs=v, retain_graph=True, allow_unused=True)
+        return flatten(_grad_or_zero(hv, params)).detach()
+
+    return hvp
+
+
+# ----------------------------------------------------------------------------- CG
+@dataclass
+class CGResult:
+    """Output of :func:`conjugate_gradient`.
+
+    ``residual`` is the relative residual ``||b - A u|| / ||b||`` of the returned ``u``
+    (the CG recursion's residual, equal to the true one in exact arithmetic);
+    ``negative_curvature`` is True if CG stopped at ``<p, A p> <= 0``.
+    """
+
+    solution: Tensor
+    residual: float
+    iterations: int
+    negative_curvature: bool
+
+
+def conjugate_gradient(matvec: MatVec, b: Tensor, max_iter: int, tol: float, damping: float = 0.0) -> CGResult:
+    r"""Solve ``(A + lambda I) u = b`` for symmetric ``A`` given only ``v -> A v`` (Hestenes-Stiefel CG).
+
+    From ``u_0 = 0``, ``r_0 = p_0 = b``::
+
+        alpha_k = <r_k, r_k> / <p_k, (A + lambda I) p_k>
+        u_{k+1} = u_k + alpha_k p_k,    r_{k+1} = r_k - alpha_k (A + lambda I) p_k
+        p_{k+1} = r_{k+1} + (<r_{k+1}, r_{k+1}> / <r_k, r_k>) p_k
+
+    stopping after ``max_iter`` iterations, when ``||r_k|| <= tol ||b||``, or at the first
+    ``<p_k, (A + lambda I) p_k> <= 0`` (non-positive curvature; the iterate so far is returned).
+    """
+    if max_iter < 1:
+        raise ValueError(f"max_iter={max_iter} must be >= 1")
+    if not tol >= 0:
+        raise ValueError(f"tol={tol} must be >= 0")
+    if not damping >= 0:
+        raise ValueError(f"damping={damping} must be >= 0")
+    b = b.detach()
+    b_norm = float(b.norm())
+    u = torch.zeros_like(b)
+    if b_norm == 0.0:
+        return CGResult(u, 0.0, 0, False)
+    r = b.clone()
+    p = r.clone()
+    rr = float(r @ r)
+    negative = False
+    k = 0
+    for k in range(1, max_iter + 1):
+        Ap = matvec(p) + damping * p
+        pAp = float(p @ Ap)
+        if not pAp > 0:
+            negative = True
+            k -= 1
+            break
+        alpha = rr / pAp
+        u = u + alpha * p
+        r = r - alpha * Ap
+        rr_new = float(r @ r)
+        if math.sqrt(rr_new) <= tol * b_norm:
+            rr = rr_new
+            break
+        p = r + (rr_new / rr) * p
+        rr = rr_new
+    return CGResult(u, math.sqrt(rr) / b_norm, k, negative)
+
+
+# ----------------------------------------------------------------------------- direction
+@dataclass
+class SiNGDirection:
+    """A SiNG direction with its diagnostics (logged every step).
+
+    ``cosine`` = cos(d, -grad F); ``fallback`` is True if ``<u, grad F> <= 0`` forced the
+    normalised-gradient fallback (see the module docstring).
+    """
+
+    direction: Tensor
+    cg_residual: float
+    cg_iterations: int
+    cosine: float
+    fallback: bool
+    grad_norm: float
+
+
+def sing_direction(grad_F: Tensor, hvp: MatVec, eps_prime: float, cg_iters: int, cg_tol: float,
+                   damping: float) -> SiNGDirection:
+    r"""The SiNG direction, eq. (11), with ``H^{-1}`` applied by CG on ``Hbar + lambda I``::
+
+        u = (Hbar + lambda I)^{-1} grad F         (conjugate_gradient)
+        d = - sqrt(2 eps') u / sqrt(<u, grad F>)
+    """
+    if not eps_prime > 0:
+        raise ValueError(f"eps_prime={eps_prime} must be > 0")
+    g = grad_F.detach()
+    cg = conjugate_gradient(hvp, g, cg_iters, cg_tol, damping)
+    u = cg.solution
+    ug = float(u @ g)
+    fallback = not (ug > 0 and math.isfinite(ug))
+    if fallback:
+        u = g
+        ug = float(g @ g)
+    if ug == 0.0:  # zero gradient: stationary point, no move
+        return SiNGDirection(torch.zeros_like(g), cg.residual, cg.iterations, 0.0, fallback, 0.0)
+    d = -math.sqrt(2.0 * eps_prime) * u / math.sqrt(ug)
+    g_norm = float(g.norm())
+    cosine = float(-(d @ g) / (d.norm() * g_norm))
+    return SiNGDirection(d, cg.residual, cg.iterations, cosine, fallback, g_norm)
+
+
+# ----------------------------------------------------------------------------- optimizer
+@dataclass
+class SiNGStep:
+    """What one :meth:`SinkhornNaturalGradient.step` did (one row of the experiment log)."""
+
+    cg_residual: float
+    cg_iterations: int
+    cosine: float
+    grad_norm: float
+    direction_norm: float
+    fallback: bool
+
+
+class SinkhornNaturalGradient:
+    r"""The SiNG optimizer for a generator: ``theta <- theta + eta * d_t`` (eqs. 8, 11, 20).
+
+    Usage, one step::
+
+        x = G(z)                                   # n generated samples, graph to G's params
+        loss = F(x)                                # the objective, e.g. S(x, real batch)
+        info = opt.step(loss, x)                   # gradient, eSIM on x, CG, update
+
+    ``lr`` is ``eta``; ``eps_prime`` is the radius ``eps'`` of the Sinkhorn ball;
+    ``metric`` defines ``S`` of the constraint and ``feature_map`` its ground-cost features
+    (identity: pixels).  ``cg_iters``, ``cg_tol``, ``damping`` configure the solve.
+    """
+
+    def __init__(self, params: Iterable[Tensor], lr: float, eps_prime: float, metric: SinkhornMetric,
+                 cg_iters: int = 10, cg_tol: float = 1e-4, damping: float = 1e-3,
+                 feature_map: Callable[[Tensor], Tensor] | None = None):
+        self.params = [p for p in params if p.requires_grad]
+        if not self.params:
+            raise ValueError("SinkhornNaturalGradient: no parameters that require gradients")
+        if not lr > 0:
+            raise ValueError(f"lr={lr} must be > 0")
+        if not eps_prime > 0:
+            raise ValueError(f"eps_prime={eps_prime} must be > 0")
+        self.lr, self.eps_prime, self.metric = lr, eps_prime, metric
+        self.cg_iters, self.cg_tol, self.damping = cg_iters, cg_tol, damping
+        self.feature_map = feature_map
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for p in self.params:
+            if set_to_none:
+                p.grad = None
+            elif p.grad is not None:
+                p.grad.zero_()
+
+    def direction(self, loss: Tensor, generated: Tensor) -> SiNGDirection:
+        """``d_t`` of eq. (11) for objective value ``loss`` and eSIM samples ``generated``."""
+        grads = torch.autograd.grad(loss, self.params, retain_graph=True, allow_unused=True)
+        grad_F = flatten(_grad_or_zero(grads, self.params)).detach()
+        hvp = sinkhorn_information_hvp(generated, self.params, self.metric, self.feature_map)
+        return sing_direction(grad_F, hvp, self.eps_prime, self.cg_iters, self.cg_tol, self.damping)
+
+    def step(self, loss: Tensor, generated: Tensor) -> SiNGStep:
+        """One SiNG update, eq. (8), in place on the parameters."""
+        res = self.direction(loss, generated)
+        with torch.no_grad():
+            for p, dp in zip(self.params, unflatten_like(res.direction, self.params)):
+                p.add_(dp, alpha=self.lr)
+        return SiNGStep(cg_residual=res.cg_residual, cg_iterations=res.cg_iterations, cosine=res.cosine,
+                        grad_norm=res.grad_norm, direction_norm=float(res.direction.norm()), fallback=res.fallback)
+
+
+def dense_sinkhorn_information(generated_fn: Callable[[Tensor], Tensor], theta: Tensor, metric: SinkhornMetric,
+                               feature_map: Callable[[Tensor], Tensor] | None = None) -> Tensor:
+    r"""The dense eSIM ``Hbar(theta_t)`` (d x d) by ``torch.autograd.functional.hessian``.
+
+    For tests and tiny generators only (the optimizer never forms it).  ``generated_fn`` maps a
+    flat parameter vector to the generated samples ``T_theta(z)`` for fixed latents.
+    """
+    phi = feature_map if feature_map is not None else (lambda t: t)
+    theta_t = theta.detach()
+    y = phi(generated_fn(theta_t)).detach()
+
+    def s(th: Tensor) -> Tensor:
+        return metric.divergence(phi(generated_fn(th)), y)
+
+    return torch.autograd.functional.hessian(s, theta_t)

@@ -1,0 +1,157 @@
+"""Sinkhorn Natural Gradient (sinkgan.sing): eSIM, Hessian-vector products, CG, the direction.
+
+A generator small enough for a dense Hessian (an MLP 2 -> 4 -> 3, 27 parameters) on 10
+fixed latents, float64, so every quantity can be compared with its dense counterpart.
+"""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+from torch.func import functional_call
+
+from sinkgan.sing import (
+    SinkhornMetric,
+    SinkhornNaturalGradient,
+    conjugate_gradient,
+    dense_sinkhorn_information,
+    flatten,
+    sing_direction,
+    sinkhorn_information_hvp,
+    unflatten_like,
+)
+from sinkgan.sinkhorn import sinkhorn_divergence
+
+DT = torch.float64
+METRIC = SinkhornMetric(gamma=0.5, p=2.0, n_iter=60)
+
+
+@pytest.fixture()
+def tiny():
+    torch.manual_seed(0)
+    G = nn.Sequential(nn.Linear(2, 4), nn.Tanh(), nn.Linear(4, 3)).to(DT)
+    z = torch.randn(10, 2, dtype=DT)
+    names = [n for n, _ in G.named_parameters()]
+    params = list(G.parameters())
+    theta = flatten(params).detach().clone()
+
+    def generated_fn(th):
+        return functional_call(G, dict(zip(names, unflatten_like(th, params))), (z,))
+
+    return G, z, params, theta, generated_fn
+
+
+def dense_H(tiny):
+    G, z, params, theta, generated_fn = tiny
+    return dense_sinkhorn_information(generated_fn, theta, METRIC)
+
+
+def test_esim_symmetric_positive_semidefinite(tiny):
+    H = dense_H(tiny)
+    assert H.shape == (27, 27)
+    assert torch.allclose(H, H.T, atol=1e-10 * H.abs().max())
+    eig = torch.linalg.eigvalsh(H)
+    assert eig.max() > 0
+    assert eig.min() >= -1e-6 * eig.max(), f"eSIM has a negative eigenvalue {eig.min():.3e} (max {eig.max():.3e})"
+
+
+def test_hvp_matches_dense_hessian_columns(tiny):
+    G, z, params, theta, generated_fn = tiny
+    H = dense_H(tiny)
+    hvp = sinkhorn_information_hvp(G(z), params, METRIC)
+    V = torch.randn(27, 3, dtype=DT)
+    for j in range(3):
+        assert torch.allclose(hvp(V[:, j]), H @ V[:, j], rtol=1e-8, atol=1e-10)
+
+
+def test_hvp_matches_finite_difference_of_gradient(tiny):
+    """Hbar v = (grad s(theta_t + h v) - grad s(theta_t - h v)) / 2h + O(h^2), s(th) = S(T_th z, T_theta_t z)."""
+    G, z, params, theta, generated_fn = tiny
+    y = generated_fn(theta).detach()
+
+    def grad_s(th):
+        th = th.clone().requires_grad_(True)
+        (g,) = torch.autograd.grad(METRIC.divergence(generated_fn(th), y), th)
+        return g
+
+    v = torch.randn(27, dtype=DT)
+    v /= v.norm()
+    h = 1e-5
+    fd = (grad_s(theta + h * v) - grad_s(theta - h * v)) / (2 * h)
+    hv = sinkhorn_information_hvp(G(z), params, METRIC)(v)
+    assert torch.allclose(hv, fd, rtol=1e-5, atol=1e-7 * fd.abs().max())
+    # the gradient of s vanishes at theta_t (first-order condition, eq. 10)
+    assert grad_s(theta).abs().max() < 1e-6 * fd.abs().max()
+
+
+def test_cg_direction_equals_dense_solve(tiny):
+    G, z, params, theta, generated_fn = tiny
+    H = dense_H(tiny)
+    lam, eps_prime = 1e-3, 0.05
+    grad_F = torch.randn(27, dtype=DT)
+    hvp = sinkhorn_information_hvp(G(z), params, METRIC)
+    res = sing_direction(grad_F, hvp, eps_prime=eps_prime, cg_iters=500, cg_tol=1e-12, damping=lam)
+    u = torch.linalg.solve(H + lam * torch.eye(27, dtype=DT), grad_F)
+    d_dense = -math.sqrt(2 * eps_prime) * u / torch.sqrt(u @ grad_F)
+    assert not res.fallback
+    assert res.cg_residual <= 1e-10
+    assert torch.allclose(res.direction, d_dense, rtol=1e-6, atol=1e-9 * d_dense.abs().max())
+    # the direction lies on the boundary of the (damped) second-order Sinkhorn ball: <d, (H + lam) d> = 2 eps'
+    Hl = H + lam * torch.eye(27, dtype=DT)
+    assert float(res.direction @ Hl @ res.direction) == pytest.approx(2 * eps_prime, rel=1e-6)
+    assert 0 < res.cosine <= 1
+
+
+def test_conjugate_gradient_on_spd_matrix_and_budget():
+    torch.manual_seed(1)
+    A = torch.randn(20, 20, dtype=DT)
+    A = A @ A.T + 0.1 * torch.eye(20, dtype=DT)
+    b = torch.randn(20, dtype=DT)
+    exact = conjugate_gradient(lambda v: A @ v, b, max_iter=200, tol=1e-13)
+    assert torch.allclose(exact.solution, torch.linalg.solve(A, b), rtol=1e-8, atol=1e-10)
+    assert exact.residual <= 1e-12 and not exact.negative_curvature
+    short = conjugate_gradient(lambda v: A @ v, b, max_iter=3, tol=0.0)
+    assert short.iterations == 3
+    true_res = float((b - A @ short.solution).norm() / b.norm())
+    assert short.residual == pytest.approx(true_res, rel=1e-6)
+    # negative curvature on the first direction: CG returns zero, the direction falls back to -grad
+    neg = conjugate_gradient(lambda v: -v, b, max_iter=5, tol=1e-8)
+    assert neg.negative_curvature and neg.iterations == 0
+    d = sing_direction(b, lambda v: -v, eps_prime=0.5, cg_iters=5, cg_tol=1e-8, damping=0.0)
+    assert d.fallback and d.cosine == pytest.approx(1.0)
+
+
+def test_optimizer_step_decreases_objective(tiny):
+    """One SiNG step with a small eta decreases F(theta) = S(T_theta z, target) (descent direction)."""
+    G, z, params, theta, generated_fn = tiny
+    target = torch.randn(10, 3, dtype=DT)
+
+    def F():
+        return sinkhorn_divergence(G(z), target, eps=0.5, n_iter=60)
+
+    opt = SinkhornNaturalGradient(G.parameters(), lr=0.1, eps_prime=0.01, metric=METRIC, cg_iters=20,
+                                  cg_tol=1e-8, damping=1e-4)
+    with torch.no_grad():
+        before = float(F())
+    x = G(z)
+    info = opt.step(sinkhorn_divergence(x, target, eps=0.5, n_iter=60), x)
+    with torch.no_grad():
+        after = float(F())
+    assert info.cosine > 0 and math.isfinite(info.cg_residual)
+    assert after < before
+
+
+def test_feature_map_enters_the_metric(tiny):
+    """With an encoder phi the eSIM is that of S(phi(T_theta z), phi(T_theta_t z)) (SiNG 7.2)."""
+    G, z, params, theta, generated_fn = tiny
+    torch.manual_seed(2)
+    enc = nn.Sequential(nn.Linear(3, 5), nn.LeakyReLU(0.2)).to(DT)
+    for p in enc.parameters():
+        p.requires_grad_(False)
+    H = dense_sinkhorn_information(generated_fn, theta, METRIC, feature_map=enc)
+    v = torch.randn(27, dtype=DT)
+    hv = sinkhorn_information_hvp(G(z), params, METRIC, feature_map=enc)(v)
+    assert torch.allclose(hv, H @ v, rtol=1e-8, atol=1e-10)
+    assert not torch.allclose(H, dense_H(tiny))
