@@ -55,6 +55,7 @@ __all__ = [
     "Run",
     "apply_style",
     "dataset_title",
+    "figure_kind",
     "figure_runs",
     "figure_title",
     "load_run",
@@ -225,6 +226,11 @@ def figure_title(params: NotebookParams) -> str:
     return f"Fig. {number}: {fig.get('title', params.figure)}"
 
 
+def figure_kind(params: NotebookParams) -> str:
+    """The figure's ``kind`` in config/study.yaml (``losses``, ``samples``, ...)."""
+    return str(_load_study(params).figure(params.figure).get("kind"))
+
+
 def _load_study(params: NotebookParams):
     from sinkgan.study import Study  # imported lazily: plotting helpers work without it
 
@@ -320,7 +326,10 @@ def sample_grid_panel(ax: plt.Axes, png: str | os.PathLike, label: str) -> None:
 
 def _short_commit(commit: str) -> str:
     commit = str(commit)
-    head, dirty = (commit[: -len("-dirty")], "-dirty") if commit.endswith("-dirty") else (commit, "")
+    head, dirty = commit, ""
+    for suffix in ("-dirty", "+dirty"):
+        if commit.endswith(suffix):
+            head, dirty = commit[: -len(suffix)], suffix
     if len(head) > 12 and all(c in "0123456789abcdef" for c in head.lower()):
         head = head[:12]
     return head + dirty

@@ -1,0 +1,64 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Sample grids (Figs. 5, 8, 9, 12, 14, 16, 18, 20)
+#
+# Each of these figures of the paper shows generated samples of a few runs side by side, in
+# the paper's order (the order of the figure's `runs:` in `config/study.yaml`):
+#
+# | figure | grids, left to right |
+# |---|---|
+# | fig05 | MNIST, DCGAN: ours, SGD-AutoDiff |
+# | fig08 / fig09 | Cats / CelebA, ResNet: ours, SGD-AutoDiff |
+# | fig12 | Cats, m = 100, 200, 300 |
+# | fig14 | Cats, eps = 0.005, 0.001, 0.01 |
+# | fig16 | Cats, L = 10, 50, 100 |
+# | fig18 | Cats, p = 7, 5, 2 |
+# | fig20 | CelebA, p = 2.05, 2.1, 2.15, 2.3 |
+#
+# Every grid is the run's `samples/final.png` (8x8 samples of 64 fixed latent vectors at the
+# last iteration), embedded pixel for pixel under the run's label. The stamp at the bottom
+# names the scale, the data actually trained on (a stand-in data set is named as a stand-in),
+# the iterations and the code version. This notebook never trains.
+#
+# **How to run.** The Snakemake rule `plot` runs this file for `figures/<fig>.pdf`. From a shell:
+# `FIGURE=fig05 SCALE=smoke python code/notebooks/samples.py` writes the same file, byte for
+# byte (`FIGURE_OUT=path.pdf` writes elsewhere, `SINKGAN_ROOT=dir` reads `config/` and
+# `results/` from another root). In Jupyter: `jupytext --to ipynb code/notebooks/samples.py`
+# (or open the `.py` directly with the jupytext extension), start Jupyter with
+# `FIGURE`/`SCALE` set, or change the default figure in the next cell, and run all cells.
+
+# %%
+import matplotlib.pyplot as plt
+
+from sinkgan import plotting
+
+params = plotting.notebook_params("fig05", globals())
+params
+
+# %%
+runs = plotting.figure_runs(params)
+kind = plotting.figure_kind(params)
+if kind != "samples":
+    raise ValueError(f"{params.figure} is a {kind!r} figure; samples.py draws 'samples' figures only")
+[(spec.label, str(run.final_samples)) for spec, run in runs]
+
+# %%
+n = len(runs)
+fig, axes = plt.subplots(1, n, figsize=(2.4 * n, 3.3), squeeze=False)
+for ax, (spec, run) in zip(axes[0], runs):
+    plotting.sample_grid_panel(ax, run.final_samples, spec.label)
+fig.suptitle(plotting.figure_title(params), wrap=True)
+plotting.stamp(fig, params.scale, [run.summary for _, run in runs])
+plotting.save_pdf(fig, params.out)
+print(f"wrote {params.out}")
