@@ -1,0 +1,82 @@
+"""Tables 2 and 3 (sinkgan.tables) rendered from the model code."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sinkgan import models, tables
+from sinkgan.config import ConfigError
+
+REPO = Path(__file__).resolve().parents[1]
+SMALL = {"ngf": 4, "ndf": 4, "z_dim": 8, "critic_dim": 5}
+
+
+def _totals(tex: str) -> list[int]:
+    return [int(m.replace(",", "")) for m in re.findall(r"Total \((?:generator|discriminator)\)\} & ([\d,]+)", tex)]
+
+
+def _body_rows(tex: str) -> list[str]:
+    return [line for line in tex.splitlines() if line.endswith(r"\\") and not line.startswith(("\\", "Layer"))]
+
+
+@pytest.mark.parametrize("arch, channels", [("dcgan", 1), ("resnet", 3)])
+def test_table_matches_model_parameters(arch, channels):
+    tex = tables.architecture_table_tex(arch, channels, SMALL, commit="abc")
+    gen = models.build_generator(arch, channels, z_dim=SMALL["z_dim"], ngf=SMALL["ngf"])
+    disc = models.build_discriminator(arch, channels, ndf=SMALL["ndf"], critic_dim=SMALL["critic_dim"])
+    n_params = [sum(p.numel() for p in m.parameters()) for m in (gen, disc)]
+    assert _totals(tex) == n_params
+    n_rows = len(models.layer_table(gen, (SMALL["z_dim"],))) + len(models.layer_table(disc, (channels, 32, 32)))
+    assert len(_body_rows(tex)) == n_rows
+    assert tex.count(r"\begin{tabular}") == 1 and tex.rstrip().endswith(r"\end{tabular}")
+    assert rf"input ${channels} \times 32 \times 32$" in tex
+    assert "code abc" in tex and r"\toprule" in tex and r"\bottomrule" in tex
+    # every body row has exactly three cells
+    assert all(row.count("&") == 2 for row in _body_rows(tex))
+
+
+def test_table_is_deterministic_and_escapes_latex():
+    a = tables.architecture_table_tex("dcgan", 1, SMALL, commit="c_1")
+    b = tables.architecture_table_tex("dcgan", 1, SMALL, commit="c_1")
+    assert a == b
+    body = "\n".join(line for line in a.splitlines() if not line.startswith("%"))
+    assert "->" not in body and r"$\rightarrow$" in body
+    assert r"c\_1" in body and "z\\_dim" in body
+    plain = tables.architecture_table_tex("dcgan", 1, SMALL, commit="c", booktabs=False)
+    assert r"\toprule" not in plain and r"\hline" in plain
+
+
+def test_table_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="arch"):
+        tables.architecture_table_tex("vgg", 3, SMALL, commit="c")
+    with pytest.raises(ValueError, match="channels"):
+        tables.architecture_table_tex("dcgan", 0, SMALL, commit="c")
+    with pytest.raises(ConfigError, match="ngf"):
+        tables.architecture_table_tex("dcgan", 1, {**SMALL, "ngf": 0}, commit="c")
+
+
+def test_network_kwargs_defaults_are_the_papers():
+    kw = tables.network_kwargs(None)
+    assert (kw["ngf"], kw["ndf"], kw["z_dim"]) == (64, 64, 100)
+    assert tables.network_kwargs({"ngf": 8})["ngf"] == 8
+
+
+def test_cli_writes_table2(tmp_path):
+    out = tmp_path / "figures" / "table2.tex"
+    proc = subprocess.run([sys.executable, "-m", "sinkgan.tables", "table2", "--out", str(out)],
+                          capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    tex = out.read_text()
+    assert "DCGAN (MNIST 32x32x1)" in tex
+    gen = models.build_generator("dcgan", 1)  # the paper's widths (TrainConfig defaults)
+    assert _totals(tex)[0] == sum(p.numel() for p in gen.parameters())
+
+
+def test_cli_unknown_table_is_an_error(capsys):
+    with pytest.raises(SystemExit):
+        tables.main(["table9"])
+    assert "table9" in capsys.readouterr().err
