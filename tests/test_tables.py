@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +21,7 @@ def _totals(tex: str) -> list[int]:
 
 
 def _body_rows(tex: str) -> list[str]:
-    return [line for line in tex.splitlines() if line.endswith(r"\\") and not line.startswith(("\\", "Layer"))]
+    return [line for line in tex.splitlines() if line.startswith(r"\raggedright ")]
 
 
 @pytest.mark.parametrize("arch, channels", [("dcgan", 1), ("resnet", 3)])
@@ -80,3 +81,14 @@ def test_cli_unknown_table_is_an_error(capsys):
     with pytest.raises(SystemExit):
         tables.main(["table9"])
     assert "table9" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed")
+def test_table_compiles_with_pdflatex(tmp_path):
+    (tmp_path / "t.tex").write_text(tables.architecture_table_tex("resnet", 3, SMALL, commit="c_1"))
+    (tmp_path / "doc.tex").write_text("\\documentclass{article}\\usepackage{booktabs}\\begin{document}"
+                                      "\\input{t.tex}\\end{document}\n")
+    proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert (tmp_path / "doc.pdf").stat().st_size > 0
