@@ -158,7 +158,8 @@ DATASETS: dict[str, DatasetSpec] = {
             "CelebA: download img_align_celeba.zip from https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html "
             "(Google Drive or Baidu links; also on Kaggle as jessicali9530/celeba-dataset) and unzip it so that "
             "{root}/celeba/img_align_celeba/000001.jpg exists. `python -m sinkgan.data fetch celeba --root {root} "
-            "--download` tries torchvision.datasets.CelebA, which usually fails on Google Drive's download quota.",
+            "--download` tries torchvision.datasets.CelebA (needs `pip install gdown`), which usually fails on "
+            "Google Drive's download quota.",
             downloadable=True),
         DatasetSpec(
             "cifar10", 3, False, None,
@@ -316,7 +317,14 @@ def check_available(name: str, root: str | Path = "data", download: bool = False
     root = Path(root)
     if name in _REAL_LOCATIONS:
         find, where = _REAL_LOCATIONS[name]
-        if find(root) is not None or (download and spec.downloadable):
+        if find(root) is not None:
+            return
+        if download and spec.downloadable:
+            if name == "celeba" and importlib.util.find_spec("gdown") is None:
+                raise DataUnavailable(
+                    f"data set 'celeba' not found under {where.format(root=root)}, and downloading it needs "
+                    f"the Python package gdown (torchvision fetches CelebA from Google Drive), which is not "
+                    f"installed. How to obtain it: {spec.instructions(root)}")
             return
         hint = "" if spec.downloadable else " (it cannot be downloaded automatically)"
         raise DataUnavailable(
@@ -340,13 +348,21 @@ def check_available(name: str, root: str | Path = "data", download: bool = False
 # loaders: each returns (uint8 images (N, C, 32, 32), source string); limit > 0 keeps the first N
 
 
+def _download(name: str, root: Path, fetch: Callable[[], object]) -> None:
+    """Run a torchvision download; any failure (no network, quota, checksum) becomes DataUnavailable."""
+    try:
+        fetch()
+    except Exception as err:
+        raise DataUnavailable(f"downloading {name!r} into {root.resolve()} failed ({type(err).__name__}: "
+                              f"{err}). How to obtain it: {_spec(name).instructions(root)}") from err
+
+
 def _load_mnist(root: Path, limit: int, download: bool) -> tuple[torch.Tensor, str]:
     d = _mnist_dir(root)
     if d is None and download:
-        import torchvision  # noqa: F401  (only needed to download)
         from torchvision.datasets import MNIST
 
-        MNIST(str(root / "mnist"), train=True, download=True)
+        _download("mnist", root, lambda: MNIST(str(root / "mnist"), train=True, download=True))
         d = _mnist_dir(root)
     if d is None:
         check_available("mnist", root)  # raises with instructions
@@ -359,10 +375,9 @@ def _load_mnist(root: Path, limit: int, download: bool) -> tuple[torch.Tensor, s
 def _load_cifar10(root: Path, limit: int, download: bool) -> tuple[torch.Tensor, str]:
     d = _cifar_dir(root)
     if d is None and download:
-        import torchvision  # noqa: F401
         from torchvision.datasets import CIFAR10
 
-        CIFAR10(str(root / "cifar10"), train=True, download=True)
+        _download("cifar10", root, lambda: CIFAR10(str(root / "cifar10"), train=True, download=True))
         d = _cifar_dir(root)
     if d is None:
         check_available("cifar10", root)
@@ -410,14 +425,9 @@ def _load_image_files(files: list[Path], crop: Callable[[int, int], tuple[int, i
 def _load_celeba(root: Path, limit: int, download: bool) -> tuple[torch.Tensor, str]:
     d = _celeba_dir(root)
     if d is None and download:
-        import torchvision  # noqa: F401
         from torchvision.datasets import CelebA
 
-        try:
-            CelebA(str(root), split="all", download=True)
-        except Exception as err:  # Google Drive quota, no network, ...
-            raise DataUnavailable(f"CelebA download failed ({type(err).__name__}: {err}). "
-                                  f"{_spec('celeba').instructions(root)}") from err
+        _download("celeba", root, lambda: CelebA(str(root), split="all", download=True))
         d = _celeba_dir(root)
     if d is None:
         check_available("celeba", root)
