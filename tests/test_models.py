@@ -82,10 +82,11 @@ def test_spectral_norm_largest_singular_value_is_k(arch, k_sn):
     torch.manual_seed(1)
     d = build_discriminator(arch, 3, ndf=NDF, critic_dim=CRITIC_DIM, k_sn=k_sn)
     d.train()
-    x = torch.randn(4, 3, 32, 32)
     with torch.no_grad():
-        for _ in range(200):  # one power iteration per forward
-            d(x)
+        d(torch.randn(2, 3, 32, 32))  # a training forward runs one power iteration per layer ...
+        for _ in range(200):  # ... as does each training-mode read of a parametrized weight (cheaper)
+            for _name, m in spectral_norm_layers(d):
+                m.weight
     d.eval()
     layers = _sn_weights(d)
     assert layers
@@ -245,10 +246,10 @@ def test_state_dict_round_trip(arch):
 
 @pytest.mark.parametrize("arch", ARCHS)
 def test_forward_compiles_as_one_graph(arch):
-    """Static shapes, no host sync: torch.compile(fullgraph=True) must not hit a graph break,
-    and the compiled training step updates the power-iteration buffers like eager mode."""
+    """Static shapes, no host sync: torch.compile(fullgraph=True) of the discriminator (the only
+    network with custom forward code, the spectral norm) must not hit a graph break, and the
+    compiled training forward updates the power-iteration buffers like eager mode."""
     torch.manual_seed(7)
-    g = build_generator(arch, 3, z_dim=Z_DIM, ngf=NGF)
     d = build_discriminator(arch, 3, ndf=NDF, critic_dim=CRITIC_DIM)
     d_ref = build_discriminator(arch, 3, ndf=NDF, critic_dim=CRITIC_DIM)
     d_ref.load_state_dict(d.state_dict())
@@ -259,4 +260,3 @@ def test_forward_compiles_as_one_graph(arch):
     torch.testing.assert_close(out, ref)
     for k, v in d.state_dict().items():
         torch.testing.assert_close(v, d_ref.state_dict()[k])
-    torch.compile(g, backend="aot_eager", fullgraph=True)(torch.randn(4, Z_DIM))
