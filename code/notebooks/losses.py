@@ -68,5 +68,6 @@ for row, (name, curves) in zip(axes, groups.items()):
     plotting.loss_axes(row[1], curves, "d_loss", title=f"{prefix}discriminator (D)")
 fig.suptitle(plotting.figure_title(params), wrap=True)
 plotting.stamp(fig, params.scale, [run.summary for _, run in runs])
+plotting.show_inline(fig)  # in Jupyter: show the figure before it is written
 plotting.save_pdf(fig, params.out)
 print(f"wrote {params.out}")

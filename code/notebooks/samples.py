@@ -60,5 +60,6 @@ for ax, (spec, run) in zip(axes[0], runs):
     plotting.sample_grid_panel(ax, run.final_samples, spec.label)
 fig.suptitle(plotting.figure_title(params), wrap=True)
 plotting.stamp(fig, params.scale, [run.summary for _, run in runs])
+plotting.show_inline(fig)  # in Jupyter: show the figure before it is written
 plotting.save_pdf(fig, params.out)
 print(f"wrote {params.out}")

@@ -64,6 +64,7 @@ __all__ = [
     "repo_root",
     "sample_grid_panel",
     "save_pdf",
+    "show_inline",
     "smooth",
     "stamp",
     "stamp_text",
@@ -393,6 +394,21 @@ def stamp(fig: plt.Figure, scale: str, summaries: Sequence[Mapping[str, Any]]) -
     fig.tight_layout(rect=(0.0, strip, 1.0, 1.0))
     return fig.text(0.01, 2 / 72 / height_in, wrapped, fontsize=fontsize, ha="left", va="bottom",
                     color="0.25", gid="provenance-stamp")
+
+
+def show_inline(fig: plt.Figure) -> None:
+    """Display ``fig`` in a Jupyter notebook (the Agg backend shows nothing by itself); a no-op
+    outside an IPython kernel. Call before :func:`save_pdf`, which closes the figure."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "kernel"):
+        return
+    from IPython.display import display
+
+    display(fig)
 
 
 def save_pdf(fig: plt.Figure, path: str | os.PathLike) -> Path:
