@@ -12,7 +12,6 @@ import math
 import re
 import shutil
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -44,10 +43,6 @@ def tiny_pdf() -> bytes:
     return bytes(out)
 
 
-def _run_id(overrides: dict) -> str:
-    return "-".join(f"{k}{v}" for k, v in sorted(overrides.items())).replace(" ", "")
-
-
 def write_run(run_dir: Path, cfg: dict, rng: np.random.Generator, *, iterations: int = 40,
               quality=False, tracking=False) -> None:
     """A finished run in the CONTRACT.md format, with decaying noisy losses."""
@@ -56,14 +51,14 @@ def write_run(run_dir: Path, cfg: dict, rng: np.random.Generator, *, iterations:
     g = 1.0 + cfg.get("eps", 1.0) + np.exp(-it / 10) + 0.01 * rng.standard_normal(iterations)
     d = 0.5 - 0.1 * cfg.get("eps", 1.0) + 0.01 * rng.standard_normal(iterations)
     rows = ["iteration,gen_updates,critic_updates,g_loss,d_loss,wall_seconds"]
-    rows += [f"{i},{i},{i * cfg.get('n_critic', 10)},{a:.6f},{b:.6f},{0.1 * i:.3f}" for i, a, b in zip(it, g, d)]
+    n_critic = cfg.get("n_critic", 10)
+    rows += [f"{i},{i},{i * n_critic},{a:.6f},{b:.6f},{0.1 * i:.3f}" for i, a, b in zip(it, g, d)]
     (run_dir / "log.csv").write_text("\n".join(rows) + "\n")
     (run_dir / "config.yaml").write_text(yaml.safe_dump({**cfg, "iterations": iterations}))
-    ds = cfg["dataset"]
     (run_dir / "summary.json").write_text(json.dumps({
-        "dataset": "mnist5k" if ds == "mnist" else "photos-standin", "dataset_is_standin": True,
-        "stands_in_for": ds, "scale": "smoke", "iterations": iterations, "gen_updates": iterations,
-        "critic_updates": iterations * cfg.get("n_critic", 10), "final_g_loss": float(g[-4:].mean()),
+        "dataset": cfg["dataset"], "dataset_is_standin": True,
+        "stands_in_for": "mnist" if cfg["dataset"] == "mnist5k" else "cats or celeba", "scale": "smoke",
+        "iterations": iterations, "gen_updates": iterations, "critic_updates": iterations * n_critic, "final_g_loss": float(g[-4:].mean()),
         "final_d_loss": float(d[-4:].mean()), "wall_seconds": 4.0, "device": "cpu",
         "commit": "0123456789ab", "torch": "2.13.0"}))
     if quality:
@@ -82,37 +77,28 @@ def write_run(run_dir: Path, cfg: dict, rng: np.random.Generator, *, iterations:
             {"kappa": k, "ci_low": k - 0.3, "ci_high": k + 0.3, "intercept": 0.1, "r2": 0.9}))
 
 
-class FakeStudy:
-    """``Study.figure_runs`` from config/study.yaml with a simple run id (no sinkgan.study needed)."""
+def synthetic_repo(tmp: Path, *, skip_figure: str | None = None):
+    """A copy of config/ and paper/ with fake figures/tables and a synthetic run directory for
+    every run of the smoke study (run ids from ``sinkgan.study``)."""
+    from sinkgan.study import Study
 
-    def __init__(self, raw: dict, root: Path, scale: str):
-        self.raw, self.root, self.scale = raw, root, scale
-
-    def figure_runs(self, fig: str):
-        out = []
-        for r in self.raw["figures"][fig]["runs"]:
-            ov = {k: v for k, v in r.items() if k != "label"}
-            rid = _run_id(ov)
-            out.append(SimpleNamespace(label=r["label"], run_id=rid, overrides=ov,
-                                       run_dir=Path("results") / self.scale / rid))
-        return out
-
-
-def synthetic_repo(tmp: Path, *, skip_figure: str | None = None) -> tuple[Path, FakeStudy]:
     shutil.copytree(REPO / "config", tmp / "config")
     shutil.copytree(REPO / "paper", tmp / "paper", ignore=shutil.ignore_patterns("build", "generated", "main.pdf"))
+    (tmp / "paper" / "generated").mkdir()
     raw = yaml.safe_load((tmp / "config" / "study.yaml").read_text())
-    study = FakeStudy(raw, tmp, "smoke")
+    study = Study.load("smoke", root=tmp)
     rng = np.random.default_rng(0)
     (tmp / "figures").mkdir()
-    for fig in report.paper_figures(raw):
+    sing = report.requested_sing_figures(raw, "smoke", report.sing_spec(tmp))
+    for fig in report.paper_figures(raw) + sing:
         if fig != skip_figure:
             (tmp / "figures" / f"{fig}.pdf").write_bytes(tiny_pdf())
+    for fig in report.paper_figures(raw):
         kind = raw["figures"][fig]["kind"]
         for spec in study.figure_runs(fig):
-            d = tmp / spec.run_dir
+            d = Path(spec.run_dir)
             if not (d / "summary.json").exists() or kind in ("quality", "ssim", "rate"):
-                write_run(d, {**raw["defaults"], **spec.overrides}, rng,
+                write_run(d, spec.config.to_dict(), rng,
                           quality=kind == "quality", tracking=kind in ("ssim", "rate"))
     for t in report.TABLES:
         (tmp / "figures" / f"{t}.tex").write_text(
@@ -121,7 +107,7 @@ def synthetic_repo(tmp: Path, *, skip_figure: str | None = None) -> tuple[Path, 
     return tmp, study
 
 
-def _generate(tmp: Path, study: FakeStudy) -> list[dict]:
+def _generate(tmp: Path, study) -> list[dict]:
     figs = report.figure_evidence("smoke", tmp, study=study)
     return report.scorecard("smoke", tmp, figures=figs, commit="synthetic")
 
@@ -147,9 +133,10 @@ def test_generated_sources_and_claims_json(tmp_path):
 
 
 def test_sing_requested_only_from_study():
-    raw = {"figures": {"fig04": {}, "sing72": {"kind": "sing"}}, "sing": {"sing73": {"scales": ["small"]}}}
-    assert report.requested_sing_figures(raw, "smoke") == ["sing72"]
-    assert report.requested_sing_figures(raw, "small") == ["sing72", "sing73"]
+    raw = {"figures": {"fig04": {}}, "sing": {"sing73": {"scales": ["small"]}}}
+    sing = {"experiments": {"l2": {"figure": "sing71"}, "enc": {"figure": "sing72"}}, "scales": {"small": {}}}
+    assert report.requested_sing_figures(raw, "smoke", sing) == []
+    assert report.requested_sing_figures(raw, "small", sing) == ["sing71", "sing72", "sing73"]
     tex = report.render_sing({}, ["sing72"])
     assert "\\IfFileExists{../figures/sing71.pdf}" in tex  # optional: shown only when present
     assert "\\IfFileExists{../figures/sing72.pdf}" not in tex  # requested: required

@@ -208,34 +208,41 @@ def paper_figures(raw: Mapping) -> list[str]:
     return sorted((k for k in (raw.get("figures") or {}) if re.fullmatch(r"fig\d+", k)), key=lambda k: int(k[3:]))
 
 
-def requested_sing_figures(raw: Mapping, scale: str | None = None) -> list[str]:
-    """The SiNG figures the DAG builds: a ``singNN`` key under ``figures:`` or under a top-level
-    ``sing:`` mapping of ``config/study.yaml`` (an entry may restrict itself with
-    ``scales: [...]``).  Requested figures are inputs of the paper (missing -> the build fails);
-    the others are shown only if a PDF happens to exist, marked as not rebuilt."""
-    found = {}
+def sing_spec(root: Path = REPO) -> dict:
+    """``config/sing.yaml`` (the SiNG experiments), or ``{}`` where it does not exist."""
+    path = Path(root) / "config" / "sing.yaml"
+    return (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
+
+
+def requested_sing_figures(raw: Mapping, scale: str | None = None, sing: Mapping | None = None) -> list[str]:
+    """The SiNG figures the DAG builds at ``scale``: the ``figure`` of every experiment in
+    ``config/sing.yaml`` (``sing``) when that file defines the scale, plus any ``singNN`` key under
+    ``figures:`` or ``sing:`` of ``config/study.yaml`` (``raw``; an entry may restrict itself with
+    ``scales: [...]``).  The Snakemake rule passes the DAG's own list instead (``--sing``).
+    Requested figures are inputs of the paper (missing -> the build fails); the others are shown
+    only if a PDF happens to exist, marked as not rebuilt."""
+    found: set[str] = set()
+    sing = sing or {}
+    if scale is None or scale in (sing.get("scales") or {}):
+        for exp in (sing.get("experiments") or {}).values():
+            if isinstance(exp, Mapping) and exp.get("figure") in SING_FIGURES:
+                found.add(exp["figure"])
     for section in (raw.get("figures") or {}, raw.get("sing") or {}):
         if not isinstance(section, Mapping):
             continue
         for k, v in section.items():
             if k in SING_FIGURES:
-                found[k] = v
-    out = []
-    for k in SING_FIGURES:
-        if k in found:
-            scales = (found[k] or {}).get("scales") if isinstance(found[k], Mapping) else None
-            if scale is None or scales is None or scale in scales:
-                out.append(k)
-    return out
+                scales = v.get("scales") if isinstance(v, Mapping) else None
+                if scale is None or scales is None or scale in scales:
+                    found.add(k)
+    return [k for k in SING_FIGURES if k in found]
 
 
-def _load_study(scale: str, root: Path):
+def _load_study(scale: str, root: Path, **kwargs):
+    """``sinkgan.study.Study.load(scale, root, data=..., data_root=...)``."""
     from sinkgan.study import Study
 
-    try:
-        return Study.load(scale, root=root)
-    except TypeError:  # a Study.load without a root argument
-        return Study.load(scale)
+    return Study.load(scale, root=root, **kwargs)
 
 
 def figure_evidence(scale: str, root: Path = REPO, study=None) -> dict[str, C.FigureEvidence]:
@@ -259,11 +266,12 @@ def figure_evidence(scale: str, root: Path = REPO, study=None) -> dict[str, C.Fi
 KIND_FILES = {"quality": ("quality.json",), "ssim": ("tracking/ssim.csv",), "rate": ("tracking/rate.json",)}
 
 
-def paper_inputs(scale: str, root: Path = REPO, study=None) -> dict[str, list[str]]:
+def paper_inputs(scale: str, root: Path = REPO, study=None, sing: Sequence[str] | None = None) -> dict[str, list[str]]:
     """Input files of the Snakemake rules (paths relative to ``root``):
-    ``results`` (what the scorecard reads), ``figures`` (PDFs the paper includes: fig04-fig22 and
-    the requested SiNG figures) and ``tables``."""
-    root = Path(root)
+    ``results`` (what the scorecard reads: every figure run's ``summary.json`` plus the files its
+    figure kind needs), ``figures`` (the PDFs the paper includes: fig04-fig22 and the requested
+    SiNG figures) and ``tables``."""
+    root = Path(root).resolve()
     raw = study_raw(root)
     study = study or _load_study(scale, root)
     results: list[str] = []
@@ -271,12 +279,13 @@ def paper_inputs(scale: str, root: Path = REPO, study=None) -> dict[str, list[st
         kind = raw["figures"][fig].get("kind")
         for spec in study.figure_runs(fig):
             run_dir = Path(spec.run_dir)
-            rel = run_dir.relative_to(root) if run_dir.is_absolute() else run_dir
+            rel = run_dir.resolve().relative_to(root) if run_dir.is_absolute() else run_dir
             for name in ("summary.json",) + KIND_FILES.get(kind, ()):
                 p = str(rel / name)
                 if p not in results:
                     results.append(p)
-    figs = [f"figures/{f}.pdf" for f in paper_figures(raw) + requested_sing_figures(raw, scale)]
+    sing = list(sing) if sing is not None else requested_sing_figures(raw, scale, sing_spec(root))
+    figs = [f"figures/{f}.pdf" for f in paper_figures(raw) + sing]
     return {"results": results, "figures": figs, "tables": [f"figures/{t}.tex" for t in TABLES]}
 
 
@@ -691,7 +700,7 @@ def scorecard(scale: str, root: Path = REPO, *, figures: Mapping[str, C.FigureEv
     results = C.evaluate_claims(spec, figures)
     summary = compute_summary(figures)
     commit = commit or _git_commit(root)
-    sing = list(sing) if sing is not None else requested_sing_figures(raw, scale)
+    sing = list(sing) if sing is not None else requested_sing_figures(raw, scale, sing_spec(root))
     captions = yaml.safe_load(Path(captions_path or root / "paper" / "captions.yaml").read_text()) or {}
     devs = load_deviations(deviations_path or root / "config" / "deviations.yaml")
     scale_info = raw["scales"][scale]
@@ -792,6 +801,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     sc = sub.add_parser("scorecard", help="claims.json and paper/generated/*.tex from results/<scale>/")
     sc.add_argument("--scale", default="smoke")
     sc.add_argument("--root", type=Path, default=REPO)
+    sc.add_argument("--data", choices=("real", "standin"), default=None,
+                    help="override the scale's data choice (as snakemake --config data=...)")
+    sc.add_argument("--data-root", default="data")
     sc.add_argument("--sing", default=None,
                     help="comma-separated SiNG figures the DAG built (default: those config/study.yaml requests)")
     b = sub.add_parser("build", help="latexmk paper/main.tex -> paper/main.pdf, failing on any log problem")
@@ -805,7 +817,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if a.cmd == "scorecard":
         sing = None if a.sing is None else [s for s in a.sing.split(",") if s]
-        res = scorecard(a.scale, a.root, sing=sing)
+        study = _load_study(a.scale, a.root, data=a.data, data_root=a.data_root)
+        res = scorecard(a.scale, a.root, figures=figure_evidence(a.scale, a.root, study=study), sing=sing)
         counts = {s: sum(1 for c in res if c["status"] == s) for s in C.STATUSES}
         print(f"{len(res)} claims at scale {a.scale}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
     elif a.cmd == "build":
