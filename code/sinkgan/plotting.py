@@ -235,10 +235,7 @@ def figure_kind(params: NotebookParams) -> str:
 def _load_study(params: NotebookParams):
     from sinkgan.study import Study  # imported lazily: plotting helpers work without it
 
-    try:
-        return Study.load(params.scale, root=params.root)
-    except TypeError:  # a Study.load without a root argument reads the repository's config
-        return Study.load(params.scale)
+    return Study.load(params.scale, root=params.root)
 
 
 def dataset_title(spec: Any, run: Run) -> str:
