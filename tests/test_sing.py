@@ -155,3 +155,16 @@ def test_feature_map_enters_the_metric(tiny):
     hv = sinkhorn_information_hvp(G(z), params, METRIC, feature_map=enc)(v)
     assert torch.allclose(hv, H @ v, rtol=1e-8, atol=1e-10)
     assert not torch.allclose(H, dense_H(tiny))
+
+
+def test_gram_form_divergence_matches_sinkhorn_module():
+    torch.manual_seed(3)
+    x = torch.randn(7, 5, dtype=DT, requires_grad=True)
+    y = torch.randn(9, 5, dtype=DT)
+    a = METRIC.divergence(x, y)
+    b = sinkhorn_divergence(x, y, eps=METRIC.gamma, p=2.0, n_iter=METRIC.n_iter, grad="autodiff")
+    assert torch.allclose(a, b, rtol=1e-10)
+    (ga,) = torch.autograd.grad(a, x)
+    (gb,) = torch.autograd.grad(b, x)
+    assert torch.allclose(ga, gb, rtol=1e-8, atol=1e-12)
+    assert float(METRIC.divergence(y, y)) == 0.0
