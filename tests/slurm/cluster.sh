@@ -7,6 +7,9 @@
 #   tests/slurm/cluster.sh status    daemons, node, accounting
 #   tests/slurm/cluster.sh env       print the shell lines that point SLURM clients at the cluster
 #
+# Exit status of start: 0 up, 3 cannot run here (not root, packages missing and not installable),
+# anything else a real failure (daemon logs are printed).
+#
 # Must run as root (the daemons run as root, SlurmUser=root).  Debian packages used:
 #   slurm-wlm slurmdbd munge mariadb-server mariadb-client   (installed with apt-get if missing)
 #
@@ -86,12 +89,15 @@ ensure_packages() {
     [ -e /usr/lib/x86_64-linux-gnu/slurm-wlm/accounting_storage_mysql.so ] \
         || ls /usr/lib/*/slurm-wlm/accounting_storage_mysql.so >/dev/null 2>&1 || missing=1
     [ $missing = 0 ] && return 0
-    [ "$(id -u)" = 0 ] || die "SLURM packages missing and not root; install: $APT_PACKAGES"
+    # Exit status 3: the packages are missing and cannot be installed here (tests skip on it).
+    [ "$(id -u)" = 0 ] || { log "SLURM packages missing and not root; install: $APT_PACKAGES"; exit 3; }
+    command -v apt-get >/dev/null 2>&1 || { log "SLURM packages missing and no apt-get; install: $APT_PACKAGES"; exit 3; }
     log "installing: $APT_PACKAGES"
     export DEBIAN_FRONTEND=noninteractive
-    timeout -k 10 600 apt-get update -q >"$STATE/log/apt.log" 2>&1 || die "apt-get update failed (see $STATE/log/apt.log)"
+    timeout -k 10 600 apt-get update -q >"$STATE/log/apt.log" 2>&1 \
+        || { log "apt-get update failed (see $STATE/log/apt.log)"; exit 3; }
     timeout -k 10 900 apt-get install -y -q --no-install-recommends $APT_PACKAGES >>"$STATE/log/apt.log" 2>&1 \
-        || die "apt-get install failed (see $STATE/log/apt.log)"
+        || { log "apt-get install failed (see $STATE/log/apt.log)"; exit 3; }
 }
 
 write_config() {
@@ -136,6 +142,8 @@ AccountingStoragePort=$DBD_PORT
 # For slurmdbd connections the munge socket is taken from AccountingStoragePass.
 AccountingStoragePass=$STATE/munge/munge.socket
 AccountingStorageTRES=gres/gpu
+# Keep the job comment (the plugin writes rule_<rule>_wildcards_<...> there) in sacct.
+AccountingStoreFlags=job_comment
 JobCompType=jobcomp/none
 # The plugin polls with sacct; keep finished jobs in slurmctld for 5 minutes too.
 MinJobAge=300
@@ -240,7 +248,7 @@ start_slurm() {
 }
 
 cmd_start() {
-    [ "$(id -u)" = 0 ] || die "must run as root (daemons run with SlurmUser=root)"
+    [ "$(id -u)" = 0 ] || { log "must run as root (daemons run with SlurmUser=root)"; exit 3; }
     mkdir -p "$STATE/log"
     ensure_packages
     write_config
