@@ -1,0 +1,52 @@
+# Entry points used by the README.  Everything runs inside .venv (created by `make setup`).
+SCALE ?= smoke
+CORES ?= 2
+VENV  := .venv
+BIN   := $(VENV)/bin
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export MPLBACKEND := Agg
+
+.PHONY: setup system-deps figures figures-cached test test-fast paper bench dry-run clean-smoke
+
+## setup: virtual environment with the pinned dependencies (requirements.txt) and the package
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt pyproject.toml tools/torchvision_cpu_shim.py tools/install_shim.sh
+	python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	tools/install_shim.sh $(VENV)
+	touch $@
+
+## system-deps: Debian packages (TeX, Fashion-MNIST, SLURM for its test); skipped if not root
+system-deps:
+	tools/system-deps.sh
+
+## figures: every figure and table at SCALE (default smoke: CPU, offline stand-in data)
+figures: setup
+	$(BIN)/snakemake --cores $(CORES) --config scale=$(SCALE) all
+
+## figures-cached: redraw every figure and table from results/SCALE without training (< 1 min, no GPU)
+figures-cached: setup
+	$(BIN)/snakemake --cores $(CORES) --config scale=$(SCALE) --allowed-rules plot_losses plot_samples plot_fig10 plot_fig21 plot_fig22 plot_sing table --forcerun $$($(BIN)/python -c "print(' '.join(['all']))") -- all
+
+## test: the whole test suite (what CI runs)
+test: setup system-deps
+	$(BIN)/python -m pytest
+
+## test-fast: unit tests only (no DAG, no SLURM, no LaTeX)
+test-fast: setup
+	$(BIN)/python -m pytest -m "not dag and not slurm and not latex"
+
+## paper: the reproduction report paper/main.pdf at SCALE
+paper: setup
+	$(BIN)/snakemake --cores $(CORES) --config scale=$(SCALE) paper/main.pdf
+
+## bench: Sinkhorn and training-iteration benchmark (GPU recommended)
+bench: setup
+	$(BIN)/python -m sinkgan.bench
+
+## dry-run: show what `make figures` would do
+dry-run: setup
+	$(BIN)/snakemake -n --cores $(CORES) --config scale=$(SCALE) all

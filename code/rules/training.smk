@@ -1,0 +1,26 @@
+# Training: one job per distinct run of the study (a run shared by several figures is trained once).
+
+
+rule train:
+    """Train one run of the study into results/<scale>/<run_id>/ (resumes from its checkpoint)."""
+    output:
+        summary=f"{RESULTS}/{{run_id}}/summary.json",
+        log=f"{RESULTS}/{{run_id}}/log.csv",
+        generator=f"{RESULTS}/{{run_id}}/generator.pt",
+        samples=f"{RESULTS}/{{run_id}}/samples/final.png",
+        config=f"{RESULTS}/{{run_id}}/config.yaml",
+    params:
+        # the resolved config: any change to it reruns this run (Snakemake's params trigger)
+        config=lambda w: STUDY.runs()[w.run_id].config.to_dict(),
+        data=STUDY.scale["data"],
+        data_root=STUDY.data_root,
+    threads: SLURM.get("cpus", 2)
+    resources:
+        gpu=1,
+        runtime=SLURM.get("runtime_min", 60),
+        mem_mb=SLURM.get("mem_mb", 4000),
+    log:
+        f"{RESULTS}/logs/train/{{run_id}}.log",
+    shell:
+        "sinkgan train-study {SCALE} {wildcards.run_id} --data {params.data} --data-root {params.data_root}"
+        " --no-progress > {log} 2>&1"

@@ -1,0 +1,208 @@
+"""One typed configuration schema for the command line, the Snakemake DAG and the report.
+
+Every field carries its allowed values in ``metadata`` (``range=(lo, hi)`` with ``lo_open`` /
+``hi_open`` flags, or ``choices``), and :func:`validate` turns any mapping into a checked
+dataclass, refusing malformed input *before any compute* with a message that names the field
+and its allowed range.  The same machinery serves any other dataclass (e.g. the SiNG
+experiments) through ``validate(SomeDataclass, mapping)``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import typing
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, unknown, of the wrong type or out of range."""
+
+
+INF = math.inf
+
+
+def _f(default, help: str, *, range=None, lo_open=False, hi_open=False, choices=None):
+    meta = {"help": help}
+    if range is not None:
+        meta.update(range=range, lo_open=lo_open, hi_open=hi_open)
+    if choices is not None:
+        meta["choices"] = tuple(choices)
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda d=default: type(d)(d), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+DATASET_IDS = ("mnist", "cats", "celeba", "cifar10", "mnist5k", "fashion", "digits", "photos-standin")
+VARIANTS = ("seqsgda", "simsgda", "sgd-autodiff")
+
+
+@dataclass
+class TrainConfig:
+    """A training run.  Defaults are the paper's hyperparameters (27) on MNIST/DCGAN."""
+
+    name: str = _f("run", "free-form run name (used in logs)")
+    # --- data and networks
+    dataset: str = _f("mnist5k", "data set id", choices=DATASET_IDS)
+    data_root: str = _f("data", "folder holding prepared real data sets and the cache")
+    download: bool = _f(False, "download the real data set where its source allows")
+    max_images: int = _f(0, "keep only the first N training images (0 = all)", range=(0, INF))
+    arch: str = _f("dcgan", "network pair: Table 2 (dcgan) or Table 3 (resnet)", choices=("dcgan", "resnet"))
+    z_dim: int = _f(100, "latent dimension", range=(1, 4096))
+    ngf: int = _f(64, "generator width", range=(1, 1024))
+    ndf: int = _f(64, "discriminator width", range=(1, 1024))
+    critic_dim: int = _f(100, "length of the discriminator's feature vector", range=(1, 4096))
+    k_sn: float = _f(1.0, "spectral-norm coefficient k_SN", range=(0, INF), lo_open=True, hi_open=True)
+    clip: float = _f(0.01, "weight clipping bound for sgd-autodiff", range=(0, INF), lo_open=True, hi_open=True)
+    # --- the loss
+    variant: str = _f("seqsgda", "algorithm: Algorithm 1, simultaneous, or the Genevay et al. baseline", choices=VARIANTS)
+    p: float = _f(2.0, "ground-cost exponent, c = ||D(x) - D(y)||^p", range=(0, INF), lo_open=True, hi_open=True)
+    eps: float = _f(1.0, "entropic regularisation", range=(0, INF), lo_open=True, hi_open=True)
+    n_iter: int = _f(10, "Sinkhorn iterations L", range=(1, 100000))
+    cost: str = _f("euclidean", "ground cost: eq. 20 (euclidean) or the authors' sum |a_k-b_k|^p (lp)", choices=("euclidean", "lp"))
+    grad: str = _f("autodiff", "differentiate through the iterations (autodiff) or at the potentials (envelope)", choices=("autodiff", "envelope"))
+    value: str = _f("dual", "reported loss: dual <f,a>+<g,b> or sharp <pi,C>", choices=("dual", "sharp"))
+    # --- optimisation
+    batch_size: int = _f(100, "mini-batch size m", range=(2, 100000))
+    n_critic: int = _f(10, "critic steps per generator step", range=(1, 1000))
+    iterations: int = _f(1000, "generator iterations", range=(1, 10**9))
+    optimizer: str = _f("adam", "optimizer of both players", choices=("adam", "rmsprop"))
+    lr_g: float = _f(1e-4, "generator learning rate alpha", range=(0, 1), lo_open=True)
+    lr_d: float = _f(1e-4, "discriminator learning rate alpha", range=(0, 1), lo_open=True)
+    adam_betas: list = _f([0.5, 0.999], "Adam (beta1, beta2), each in [0, 1)")
+    seed: int = _f(0, "random seed", range=(0, 2**63 - 1))
+    # --- bookkeeping
+    device: str = _f("auto", "cpu, cuda, or auto (cuda if available)", choices=("auto", "cpu", "cuda"))
+    tf32: bool = _f(False, "allow TF32 matmuls/convolutions on Ampere+ GPUs (recorded in the run)")
+    log_every: int = _f(50, "read losses back from the device every k iterations", range=(1, 10**9))
+    sample_every: int = _f(500, "write a sample grid every k iterations", range=(1, 10**9))
+    checkpoint_every: int = _f(500, "write a checkpoint every k iterations", range=(1, 10**9))
+    n_grid: int = _f(64, "fixed latents in each sample grid", range=(1, 1024))
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _fmt_range(meta) -> str:
+    lo, hi = meta["range"]
+    left = "(" if meta.get("lo_open") else "["
+    right = ")" if meta.get("hi_open") or hi == INF else "]"
+    return f"{left}{lo}, {'inf' if hi == INF else hi}{right}"
+
+
+def _check_value(cls_name: str, fd: dataclasses.Field, value, hints) -> object:
+    name = f"{cls_name}.{fd.name}" if cls_name else fd.name
+    typ = hints[fd.name]
+    meta = fd.metadata
+    if typ is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{name}: expected true or false, got {value!r}")
+        return value
+    if typ is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            else:
+                raise ConfigError(f"{name}: expected an integer, got {value!r} ({type(value).__name__})")
+    elif typ is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{name}: expected a number, got {value!r} ({type(value).__name__})")
+        value = float(value)
+        if math.isnan(value):
+            raise ConfigError(f"{name}: NaN is not allowed; allowed range {_fmt_range(meta)}" if "range" in meta else f"{name}: NaN is not allowed")
+    elif typ is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{name}: expected a string, got {value!r} ({type(value).__name__})")
+    elif typ is list:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{name}: expected a list, got {value!r}")
+        value = list(value)
+    if "choices" in meta and value not in meta["choices"]:
+        raise ConfigError(f"{name}: {value!r} is not one of {', '.join(map(str, meta['choices']))}")
+    if "range" in meta:
+        lo, hi = meta["range"]
+        ok = (value > lo if meta.get("lo_open") else value >= lo) and (value < hi if meta.get("hi_open") else value <= hi)
+        if not ok:
+            raise ConfigError(f"{name}: {value!r} is out of range; allowed {_fmt_range(meta)}")
+    return value
+
+
+def validate(cls, mapping: dict):
+    """Build ``cls`` (a dataclass) from ``mapping``, checking every field against its metadata.
+
+    Unknown keys, wrong types, NaN and out-of-range values raise :class:`ConfigError`.
+    """
+    if not isinstance(mapping, dict):
+        raise ConfigError(f"{cls.__name__}: expected a mapping of field: value, got {type(mapping).__name__}")
+    known = {fd.name: fd for fd in fields(cls)}
+    for key in mapping:
+        if key not in known:
+            close = difflib.get_close_matches(str(key), known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"unknown field {key!r}{hint}; known fields: {', '.join(known)}")
+    hints = typing.get_type_hints(cls)
+    values = {k: _check_value("", known[k], v, hints) for k, v in mapping.items()}
+    obj = cls(**values)
+    post = getattr(obj, "check", None)
+    if callable(post):
+        post()
+    return obj
+
+
+def _check_train(cfg: TrainConfig) -> None:
+    betas = cfg.adam_betas
+    if len(betas) != 2 or not all(isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1 for b in betas):
+        raise ConfigError(f"adam_betas: {betas!r} must be two numbers, each in [0, 1)")
+    cfg.adam_betas = [float(b) for b in betas]
+    if cfg.variant == "simsgda" and cfg.n_critic != 1:
+        raise ConfigError(f"n_critic: simsgda updates both players simultaneously, so n_critic must be 1 (got {cfg.n_critic})")
+    if cfg.max_images and cfg.max_images < cfg.batch_size:
+        raise ConfigError(f"max_images: {cfg.max_images} is smaller than batch_size {cfg.batch_size}; allowed 0 or >= batch_size")
+
+
+TrainConfig.check = _check_train  # run by validate()
+
+
+def parse_override(item: str) -> tuple[str, object]:
+    """``key=value`` -> (key, YAML-parsed value); ``eps=0.1`` -> ("eps", 0.1)."""
+    if "=" not in item:
+        raise ConfigError(f"--set {item!r}: expected key=value")
+    key, raw = item.split("=", 1)
+    try:
+        value = yaml.safe_load(raw) if raw != "" else ""
+    except yaml.YAMLError as err:
+        raise ConfigError(f"--set {item!r}: cannot parse value: {err}") from None
+    return key.strip(), value
+
+
+def load_config(path: str | Path | None, overrides: typing.Iterable[str] = (), check_data: bool = True) -> TrainConfig:
+    """Read a YAML config, apply ``key=value`` overrides, validate, and check the data set exists."""
+    mapping: dict = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file {str(path)!r} does not exist")
+        mapping = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(mapping, dict):
+            raise ConfigError(f"{path}: expected a mapping of field: value at the top level")
+        mapping.pop("provenance", None)  # a resolved config written by a run may be fed back
+    for item in overrides:
+        key, value = parse_override(item)
+        mapping[key] = value
+    cfg = validate(TrainConfig, mapping)
+    if check_data:
+        check_data_available(cfg)
+    return cfg
+
+
+def check_data_available(cfg: TrainConfig) -> None:
+    """Refuse a run whose data set is missing, with instructions (cheap: nothing is loaded)."""
+    from . import data
+
+    try:
+        data.check_available(cfg.dataset, cfg.data_root, download=cfg.download)
+    except data.DataUnavailable as err:
+        raise ConfigError(f"dataset: {err}") from None

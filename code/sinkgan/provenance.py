@@ -1,0 +1,55 @@
+"""Where a result came from: code version, library versions, device."""
+from __future__ import annotations
+
+import functools
+import os
+import platform
+import subprocess
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@functools.lru_cache(maxsize=1)
+def git_commit(short: bool = True) -> str:
+    """The checked-out commit, with ``+dirty`` if tracked files differ; ``unknown`` outside git.
+
+    ``SINKGAN_COMMIT`` overrides it (for copies of the tree without ``.git``).
+    """
+    if os.environ.get("SINKGAN_COMMIT"):
+        return os.environ["SINKGAN_COMMIT"]
+    try:
+        rev = subprocess.run(
+            ["git", "rev-parse", "--short" if short else "--verify", "HEAD"],
+            cwd=REPO_ROOT, capture_output=True, text=True, check=True, timeout=10,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", "code", "config", "Snakefile"],
+            cwd=REPO_ROOT, capture_output=True, text=True, timeout=10,
+        ).stdout.strip()
+        return rev + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def device_name(device) -> str:
+    import torch
+
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads)"
+
+
+def provenance(device="cpu") -> dict:
+    import numpy
+    import torch
+
+    return {
+        "commit": git_commit(),
+        "torch": str(torch.__version__),
+        "numpy": str(numpy.__version__),
+        "python": platform.python_version(),
+        "device": device_name(device),
+        "host": platform.node(),
+    }
