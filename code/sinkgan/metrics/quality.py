@@ -36,6 +36,7 @@ import functools
 import hashlib
 import json
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,7 +100,9 @@ def _make_offline_class():
         def __init__(self, name, features_list, feature_extractor_weights_path=None, **kwargs):
             super().__init__(name, features_list)
             path = feature_extractor_weights_path or fidhelper_graph_path()
-            self.net = torch.jit.load(str(path), map_location="cpu").eval()
+            with warnings.catch_warnings():  # torch 2.x deprecates TorchScript loading; the graph ships as TorchScript
+                warnings.filterwarnings("ignore", message=".*torch.jit.load.*", category=DeprecationWarning)
+                self.net = torch.jit.load(str(path), map_location="cpu").eval()
             self.requires_grad_(False)
             self.eval()
 
