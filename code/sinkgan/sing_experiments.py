@@ -24,11 +24,13 @@ a two-layer perceptron defined here, for quick checks only (documented, not the 
 
 Every experiment writes ``<out>/log.csv`` with columns
 ``step, wall_seconds, loss, cg_residual, cosine, optimizer, dataset, d_loss`` (``cg_residual``
-and ``cosine`` are empty for the SGD-type optimizers, ``d_loss`` is empty outside 7.3; ``loss`` is
-the objective on the step's mini-batch before the update; ``wall_seconds`` is the cumulative time
-spent in the optimisation steps of that optimizer, logging excluded) and, last, ``summary.json``
+and ``cosine`` are empty for the SGD-type optimizers, ``d_loss`` is empty outside 7.3; row ``k`` holds ``loss`` = ``F(theta_{k-1})`` on step k's
+mini-batch, i.e. before update k, and ``wall_seconds`` = the time spent in steps 1..k-1 of that
+optimizer (logging excluded), so every curve starts at time 0 from the common initialisation) and, last, ``summary.json``
 (data sets with their stand-in status, scale, resolved settings, code commit, device, per-run
-final losses).  Command line (the Snakemake rule's command)::
+final losses; ``runs`` holds one provenance record per (data set, optimizer) in the format of
+:func:`sinkgan.plotting.stamp`).  With ``match_time`` (default) SiNG runs ``steps`` steps first and
+each SGD-type optimizer then runs for the same wall-clock time (the paper compares loss against time).  Command line (the Snakemake rule's command)::
 
     python -m sinkgan.sing_experiments {l2,encoder,gan} --scale smoke --out results/smoke/sing/l2
 """
@@ -40,7 +42,7 @@ import io
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -57,6 +59,7 @@ STANDIN = "photos-standin"  # the offline colour stand-in of sinkgan.data
 OPTIMIZERS = ("sing", "adam", "rmsprop", "sgd")
 LOG_COLUMNS = ("step", "wall_seconds", "loss", "cg_residual", "cosine", "optimizer", "dataset", "d_loss")
 OPTIMIZER_LABELS = {"sing": "SiNG", "adam": "Adam", "rmsprop": "RMSprop", "sgd": "SGD"}
+OPTIMIZER_COLORS = {"sing": "C0", "adam": "C1", "rmsprop": "C2", "sgd": "C3"}  # same colour in every figure
 DEFAULT_CONFIG = Path("config/sing.yaml")
 INF = math.inf
 
@@ -111,6 +114,9 @@ class SiNGExperiment:
     steps: int = _f(100, "generator steps per optimizer", range=(1, 10**9))
     time_budget_s: float = _f(0.0, "stop an optimizer after this many seconds of steps (0 = no limit)",
                               range=(0, INF), hi_open=True)
+    match_time: bool = _f(True, "run the SGD-type optimizers for the wall-clock time SiNG took (at most "
+                                "max_steps_factor * steps steps), for a loss-vs-time comparison over one time span")
+    max_steps_factor: int = _f(50, "step cap of match_time, as a multiple of steps", range=(1, 10**6))
     batch_size: int = _f(64, "mini-batch size n (generated and real)", range=(2, 100000))
     lr_sing: float = _f(1.0, "SiNG step size eta (eq. 8)", range=(0, INF), lo_open=True, hi_open=True)
     eps_prime: float = _f(0.01, "SiNG Sinkhorn-ball radius eps' (eq. 11)", range=(0, INF), lo_open=True, hi_open=True)
@@ -269,11 +275,12 @@ def _row(step, wall, loss, optimizer, dataset, info=None, d_loss=None) -> dict:
 
 # ----------------------------------------------------------------------------- 7.1 / 7.2
 def minimise_divergence(cfg: SiNGExperiment, optimizer: str, images: torch.Tensor, dataset: str,
-                        device: torch.device, encoder: nn.Module | None = None) -> list[dict]:
+                        device: torch.device, encoder: nn.Module | None = None) -> tuple[list[dict], float]:
     r"""Minimise ``F(theta) = S_gamma(phi(T_theta # mu), phi(beta))`` with one optimizer (7.1, 7.2).
 
     ``phi`` is the identity (7.1, pixels) or the frozen encoder (7.2).  Every optimizer starts from
     the same initialisation (seed ``cfg.seed``) and sees the same sequence of mini-batches.
+    Returns the log rows and the total time of the steps.
     """
     torch.manual_seed(cfg.seed)
     G = build_sing_generator(cfg).to(device).train()
@@ -289,6 +296,7 @@ def minimise_divergence(cfg: SiNGExperiment, optimizer: str, images: torch.Tenso
         opt = sgd_type_optimizer(optimizer, G.parameters(), cfg)
     rows, wall = [], 0.0
     for step in range(1, cfg.steps + 1):
+        wall_before = wall
         _sync(device)
         t0 = time.perf_counter()
         z = torch.randn(cfg.batch_size, cfg.z_dim, device=device, generator=rng)
@@ -307,17 +315,17 @@ def minimise_divergence(cfg: SiNGExperiment, optimizer: str, images: torch.Tenso
         _sync(device)
         wall += time.perf_counter() - t0
         if step == 1 or step % cfg.log_every == 0 or step == cfg.steps:
-            rows.append(_row(step, wall, float(loss.detach()), optimizer, dataset, info))
+            rows.append(_row(step, wall_before, float(loss.detach()), optimizer, dataset, info))
         if cfg.time_budget_s and wall >= cfg.time_budget_s:
             if rows[-1]["step"] != step:
-                rows.append(_row(step, wall, float(loss.detach()), optimizer, dataset, info))
+                rows.append(_row(step, wall_before, float(loss.detach()), optimizer, dataset, info))
             break
-    return rows
+    return rows, wall
 
 
 # ----------------------------------------------------------------------------- 7.3
 def train_gan(cfg: SiNGExperiment, optimizer: str, images: torch.Tensor, dataset: str, device: torch.device,
-              out: Path) -> list[dict]:
+              out: Path) -> tuple[list[dict], float]:
     r"""The GAN of SiNG eq. 7, ``min_theta max_xi S_{gamma_obj}(D_xi(T_theta z), D_xi(y))``.
 
     Each step: ``n_critic`` Adam ascent steps on ``xi`` (fresh batches), then one generator step
@@ -350,6 +358,7 @@ def train_gan(cfg: SiNGExperiment, optimizer: str, images: torch.Tensor, dataset
 
     rows, wall = [], 0.0
     for step in range(1, cfg.steps + 1):
+        wall_before = wall
         _sync(device)
         t0 = time.perf_counter()
         D.train()
@@ -380,16 +389,16 @@ def train_gan(cfg: SiNGExperiment, optimizer: str, images: torch.Tensor, dataset
         _sync(device)
         wall += time.perf_counter() - t0
         if step == 1 or step % cfg.log_every == 0 or step == cfg.steps:
-            rows.append(_row(step, wall, float(g_loss.detach()), optimizer, dataset, info, float(d_loss.detach())))
+            rows.append(_row(step, wall_before, float(g_loss.detach()), optimizer, dataset, info, float(d_loss.detach())))
         if cfg.time_budget_s and wall >= cfg.time_budget_s:
             if rows[-1]["step"] != step:
-                rows.append(_row(step, wall, float(g_loss.detach()), optimizer, dataset, info, float(d_loss.detach())))
+                rows.append(_row(step, wall_before, float(g_loss.detach()), optimizer, dataset, info, float(d_loss.detach())))
             break
     G.eval()
     with torch.no_grad():
         grid = image_grid(G(z_fixed), nrow=int(math.ceil(math.sqrt(cfg.n_grid))))
     save_png(out / f"samples_{optimizer}.png", grid)
-    return rows
+    return rows, wall
 
 
 # ----------------------------------------------------------------------------- the driver
@@ -422,7 +431,7 @@ def run_experiment(cfg: SiNGExperiment, scale: str, out: str | Path, encoder_run
         run_dir = Path(encoder_run) if encoder_run is not None else encoder_run_dir(cfg, scale)
         encoder, encoder_info = load_encoder(run_dir, device)
     rows: list[dict] = []
-    datasets, results = [], {}
+    datasets, results, stamps = [], {}, []
     t_start = time.perf_counter()
     for paper_ds in cfg.datasets:
         ds = load_dataset(data_id(cfg, paper_ds), cfg.data_root, max_images=cfg.max_images)
@@ -435,15 +444,25 @@ def run_experiment(cfg: SiNGExperiment, scale: str, out: str | Path, encoder_run
         datasets.append({"paper_dataset": paper_ds, "dataset": ds.name, "dataset_is_standin": bool(ds.is_standin),
                          "stands_in_for": paper_ds if ds.is_standin else None, "source": ds.source,
                          "scale": scale, "iterations": cfg.steps, "commit": prov["commit"]})
-        for opt in cfg.optimizers:
+        sing_wall = None
+        for opt in sorted(cfg.optimizers, key=lambda o: o != "sing"):  # SiNG first (its time sets match_time)
+            run_cfg = cfg
+            if cfg.match_time and opt != "sing" and sing_wall is not None:
+                budget = min(sing_wall, cfg.time_budget_s) if cfg.time_budget_s else sing_wall
+                run_cfg = replace(cfg, steps=cfg.steps * cfg.max_steps_factor, time_budget_s=budget)
             if cfg.experiment == "gan":
-                r = train_gan(cfg, opt, images, label, device, out)
+                r, run_wall = train_gan(run_cfg, opt, images, label, device, out)
             else:
-                r = minimise_divergence(cfg, opt, images, label, device, encoder)
+                r, run_wall = minimise_divergence(run_cfg, opt, images, label, device, encoder)
+            if opt == "sing":
+                sing_wall = run_wall
             rows += r
+            stamps.append({"dataset": ds.name, "dataset_is_standin": bool(ds.is_standin),
+                           "stands_in_for": paper_ds if ds.is_standin else None, "scale": scale,
+                           "iterations": int(r[-1]["step"]), "commit": prov["commit"], "optimizer": opt})
             tail = r[-max(1, len(r) // 10):]
             results[f"{label}/{opt}"] = {
-                "dataset": label, "optimizer": opt, "steps": r[-1]["step"], "wall_seconds": r[-1]["wall_seconds"],
+                "dataset": label, "optimizer": opt, "steps": r[-1]["step"], "wall_seconds": run_wall,
                 "first_loss": r[0]["loss"], "final_loss": sum(x["loss"] for x in tail) / len(tail),
                 "mean_cosine": (sum(x["cosine"] for x in r) / len(r)) if opt == "sing" else None,
                 "max_cg_residual": max(x["cg_residual"] for x in r) if opt == "sing" else None,
@@ -455,11 +474,31 @@ def run_experiment(cfg: SiNGExperiment, scale: str, out: str | Path, encoder_run
         "dataset": ", ".join(names), "dataset_is_standin": any(d["dataset_is_standin"] for d in datasets),
         "stands_in_for": ", ".join(d["paper_dataset"] for d in datasets if d["dataset_is_standin"]) or None,
         "datasets": datasets, "iterations": cfg.steps, "encoder": encoder_info, "results": results,
+        "runs": stamps,
         "wall_seconds": time.perf_counter() - t_start, "device": prov["device"], "commit": prov["commit"],
         "torch": prov["torch"], "config": asdict(cfg),
     }
     atomic_write_json(out / "summary.json", summary)
     return summary
+
+
+def read_results(results_dir: str | Path, experiment: str):
+    """``(summary dict, log DataFrame)`` of a finished experiment under ``results/<scale>/sing/<experiment>/``
+    (for the figure notebooks; they never train)."""
+    import json
+
+    import pandas as pd
+
+    d = Path(results_dir) / "sing" / experiment
+    if not (d / "summary.json").is_file():
+        raise FileNotFoundError(f"{d} has no summary.json (missing or unfinished); run it first, e.g. "
+                                f"`snakemake --cores 2 {d / 'summary.json'}`")
+    summary = json.loads((d / "summary.json").read_text())
+    log = pd.read_csv(d / "log.csv")
+    missing = [c for c in LOG_COLUMNS if c not in log.columns]
+    if missing:
+        raise ValueError(f"{d / 'log.csv'}: missing column(s) {missing}")
+    return summary, log
 
 
 def main(argv: list[str] | None = None) -> int:
