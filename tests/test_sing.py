@@ -168,3 +168,48 @@ def test_gram_form_divergence_matches_sinkhorn_module():
     (gb,) = torch.autograd.grad(b, x)
     assert torch.allclose(ga, gb, rtol=1e-8, atol=1e-12)
     assert float(METRIC.divergence(y, y)) == 0.0
+
+
+# ----------------------------------------------------------------------------- experiment config and driver
+from sinkgan.config import ConfigError  # noqa: E402
+from sinkgan.sing_experiments import EXPERIMENTS, load_sing_config, run_experiment  # noqa: E402
+
+
+@pytest.mark.parametrize("scale", ["smoke", "small", "paper"])
+def test_every_sing_experiment_validates_at_every_scale(scale):
+    for exp in EXPERIMENTS:
+        cfg = load_sing_config(exp, scale)
+        assert cfg.experiment == exp and cfg.steps >= 1
+    assert load_sing_config("gan", "paper").batch_size == 4000  # the paper's batch (7.3)
+    assert (load_sing_config("gan", "paper").objective_gamma, load_sing_config("gan", "paper").constraint_gamma) == (100.0, 1.0)
+
+
+@pytest.mark.parametrize("override, needle", [
+    ("cg_iters=0", "cg_iters: 0 is out of range; allowed [1, 10000]"),
+    ("eps_prime=-1.0", "eps_prime: -1.0 is out of range; allowed (0, inf)"),
+    ("optimizers=[sing, lbfgs]", "optimizers: 'lbfgs' is not one of sing, adam, rmsprop, sgd"),
+    ("datasets=[mnist]", "datasets: 'mnist' is not one of celeba, cifar10"),
+    ("cg_tol=2.0", "cg_tol: 2.0 is out of range; allowed [0, 1]"),
+])
+def test_sing_config_errors_name_field_and_range(override, needle):
+    with pytest.raises(ConfigError) as err:
+        load_sing_config("l2", "smoke", overrides=[override])
+    assert needle in str(err.value)
+
+
+def test_l2_driver_writes_log_and_summary(tmp_path):
+    cfg = load_sing_config("l2", "smoke", overrides=[
+        "generator=mlp", "ngf=4", "steps=2", "batch_size=8", "max_images=64", "match_time=false"])
+    summary = run_experiment(cfg, "smoke", tmp_path)
+    import pandas as pd
+
+    log = pd.read_csv(tmp_path / "log.csv")
+    assert list(log.columns) == ["step", "wall_seconds", "loss", "cg_residual", "cosine", "optimizer", "dataset", "d_loss"]
+    assert set(log["optimizer"]) == {"sing", "adam"}
+    sing = log[log["optimizer"] == "sing"]
+    assert sing["cg_residual"].notna().all() and (sing["cosine"] > 0).all()
+    assert log[log["optimizer"] == "adam"]["cosine"].isna().all()
+    assert (log.groupby("optimizer")["wall_seconds"].min() == 0).all()
+    assert summary["dataset"] == "photos-standin" and summary["dataset_is_standin"]
+    assert summary["stands_in_for"] == "celeba" and summary["scale"] == "smoke" and summary["commit"]
+    assert all(r["dataset_is_standin"] for r in summary["runs"])
