@@ -8,6 +8,7 @@
 # Results: results/<scale>/sing/<experiment>/{log.csv, summary.json[, samples_*.png]}.
 # 7.2's encoder is the discriminator of a GAN run of the study (config/sing.yaml: encoder_figure,
 # encoder_index; fig07's CelebA run by default), so that run is trained first.
+# (The three plot rules are spelled out: a rule defined in a Python loop binds `script:` late.)
 from dataclasses import asdict as _sing_asdict
 
 from sinkgan.sing_experiments import load_sing_config as _load_sing_config
@@ -66,18 +67,40 @@ rule sing_experiment:
         " {params.encoder} > {log} 2>&1"
 
 
-for _fig, _exp in SING_FIGURES.items():
+rule plot_sing71:
+    input:
+        f"{RESULTS}/sing/l2/summary.json",
+        f"{RESULTS}/sing/l2/log.csv",
+    output:
+        "figures/sing71.pdf",
+    params:
+        figure="sing71",
+        scale=SCALE,
+    script:
+        "../notebooks/sing71.py"
 
-    rule:
-        name:
-            f"plot_{_fig}"
-        input:
-            f"{RESULTS}/sing/{_exp}/summary.json",
-            f"{RESULTS}/sing/{_exp}/log.csv",
-        output:
-            f"figures/{_fig}.pdf",
-        params:
-            figure=_fig,
-            scale=SCALE,
-        script:
-            f"../notebooks/{_fig}.py"
+
+rule plot_sing72:
+    input:
+        f"{RESULTS}/sing/encoder/summary.json",
+        f"{RESULTS}/sing/encoder/log.csv",
+    output:
+        "figures/sing72.pdf",
+    params:
+        figure="sing72",
+        scale=SCALE,
+    script:
+        "../notebooks/sing72.py"
+
+
+rule plot_sing73:
+    input:
+        f"{RESULTS}/sing/gan/summary.json",
+        f"{RESULTS}/sing/gan/log.csv",
+    output:
+        "figures/sing73.pdf",
+    params:
+        figure="sing73",
+        scale=SCALE,
+    script:
+        "../notebooks/sing73.py"
