@@ -175,6 +175,11 @@ def parse_override(item: str) -> tuple[str, object]:
         value = yaml.safe_load(raw) if raw != "" else ""
     except yaml.YAMLError as err:
         raise ConfigError(f"--set {item!r}: cannot parse value: {err}") from None
+    if isinstance(value, str):  # YAML 1.1 reads 1e-4 (no dot) as a string
+        try:
+            value = float(value)
+        except ValueError:
+            pass
     return key.strip(), value
 
 

@@ -47,6 +47,7 @@ import matplotlib.pyplot as plt  # noqa: E402  (after matplotlib.use)
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import yaml  # noqa: E402
+from .provenance import repo_root  # noqa: E402  (one definition of the root, shared with the study)
 
 __all__ = [
     "LOG_COLUMNS",
@@ -112,18 +113,6 @@ apply_style()
 
 # --------------------------------------------------------------------------------------------
 # Where a notebook's inputs and output are
-
-
-def repo_root() -> Path:
-    """The root that ``config/`` and ``results/`` are read from.
-
-    ``$SINKGAN_ROOT`` if set, else the repository containing this file
-    (``code/sinkgan/plotting.py`` -> two levels up from ``code/``).
-    """
-    env = os.environ.get(ENV_ROOT)
-    if env:
-        return Path(env).resolve()
-    return Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)

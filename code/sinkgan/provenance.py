@@ -10,6 +10,23 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
+def repo_root() -> Path:
+    """The tree that ``config/``, ``results/`` and ``figures/`` are read from and written to.
+
+    ``$SINKGAN_ROOT`` if set; else the current directory when it holds ``config/study.yaml``
+    (Snakemake runs every job from the workflow's folder, so a copy of the repository works
+    on itself even with the package installed from elsewhere); else the repository that
+    holds this file.
+    """
+    env = os.environ.get("SINKGAN_ROOT")
+    if env:
+        return Path(env).resolve()
+    cwd = Path.cwd()
+    if (cwd / "config" / "study.yaml").is_file():
+        return cwd.resolve()
+    return REPO_ROOT
+
+
 @functools.lru_cache(maxsize=1)
 def git_commit(short: bool = True) -> str:
     """The checked-out commit, with ``+dirty`` if tracked files differ; ``unknown`` outside git.
@@ -21,11 +38,11 @@ def git_commit(short: bool = True) -> str:
     try:
         rev = subprocess.run(
             ["git", "rev-parse", "--short" if short else "--verify", "HEAD"],
-            cwd=REPO_ROOT, capture_output=True, text=True, check=True, timeout=10,
+            cwd=repo_root(), capture_output=True, text=True, check=True, timeout=10,
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no", "--", "code", "config", "Snakefile"],
-            cwd=REPO_ROOT, capture_output=True, text=True, timeout=10,
+            cwd=repo_root(), capture_output=True, text=True, timeout=10,
         ).stdout.strip()
         return rev + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):

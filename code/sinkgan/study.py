@@ -9,20 +9,15 @@ and changing one experiment's hyperparameter creates (and trains) only the runs 
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from .config import ConfigError, TrainConfig, validate
-from .provenance import REPO_ROOT
+from .provenance import repo_root
 
 SCALES = ("smoke", "small", "paper")
-
-
-def repo_root() -> Path:
-    return Path(os.environ.get("SINKGAN_ROOT", REPO_ROOT))
 
 
 @dataclass

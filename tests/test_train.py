@@ -1,0 +1,146 @@
+"""The training loop: run directory, algorithm structure, variants, kill-and-resume."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from sinkgan.config import validate, TrainConfig
+from sinkgan.train import LOG_COLUMNS, Trainer, train
+
+TINY = dict(dataset="digits", arch="dcgan", ngf=4, ndf=4, critic_dim=8, z_dim=8, batch_size=8,
+            n_critic=3, iterations=6, log_every=2, sample_every=3, checkpoint_every=2, device="cpu", n_grid=16)
+
+
+def tiny(**over):
+    return validate(TrainConfig, {**TINY, **over})
+
+
+def test_run_directory_layout(tmp_path):
+    out = tmp_path / "run"
+    train(tiny(), out, progress=False, scale="unit")
+    for rel in ("config.yaml", "log.csv", "generator.pt", "summary.json", "samples/final.png",
+                "samples/iter_0000003.png", "checkpoints/last.pt"):
+        assert (out / rel).is_file(), rel
+    log = pd.read_csv(out / "log.csv")
+    assert tuple(log.columns) == LOG_COLUMNS
+    assert log.iteration.tolist() == list(range(1, 7))
+    assert log.critic_updates.tolist() == [3 * i for i in range(1, 7)]
+    assert log.wall_seconds.is_monotonic_increasing
+    summary = yaml.safe_load((out / "summary.json").read_text())
+    assert summary["dataset"] == "digits" and summary["dataset_is_standin"] is True
+    assert summary["scale"] == "unit" and summary["iterations"] == 6 and summary["finite"]
+    resolved = yaml.safe_load((out / "config.yaml").read_text())
+    assert resolved["n_critic"] == 3 and "commit" in resolved["provenance"]
+    assert not list(out.rglob("*.tmp"))
+
+
+def test_seqsgda_is_algorithm_1(monkeypatch):
+    """n_critic critic steps on fresh batches, then one generator step on the last batch."""
+    tr = Trainer(tiny())
+    calls = []
+    real_c, real_g = tr.critic_step, tr.generator_step
+    monkeypatch.setattr(tr, "critic_step", lambda x, z: calls.append(("D", x.data_ptr(), z.sum().item())) or real_c(x, z))
+    monkeypatch.setattr(tr, "generator_step", lambda x, z: calls.append(("G", x.data_ptr(), z.sum().item())) or real_g(x, z))
+    tr.step()
+    assert [c[0] for c in calls] == ["D", "D", "D", "G"]
+    assert len({c[2] for c in calls[:3]}) == 3  # fresh latents for every critic step
+    assert calls[3][1:] == calls[2][1:]  # generator reuses the last critic batch
+    assert (tr.gen_updates, tr.critic_updates) == (1, 3)
+
+
+def test_critic_ascends_and_generator_descends():
+    """One critic step increases S_eps on its batch; one generator step decreases W_eps on its batch."""
+    tr = Trainer(tiny(lr_d=1e-3, lr_g=1e-5))
+    real, z = tr.real_batch(), tr.latent_batch()
+    with torch.no_grad():
+        before = tr.divergence(tr.G(z), real).item()
+    tr.critic_step(real, z)
+    tr.D.eval()  # freeze the spectral-norm power iteration for the comparison
+    with torch.no_grad():
+        after = tr.divergence(tr.G(z), real).item()
+        w0 = tr.generator_objective(tr.G(z), real).item()
+    tr.D.train()
+    assert after > before
+    tr.D.eval()
+    tr.generator_step(real, z)
+    with torch.no_grad():
+        w1 = tr.generator_objective(tr.G(z), real).item()
+    assert w1 < w0
+
+
+def test_sgd_autodiff_clips_and_has_no_spectral_norm():
+    tr = Trainer(tiny(variant="sgd-autodiff", clip=0.01))
+    tr.step()
+    assert all(p.abs().max() <= 0.01 + 1e-12 for p in tr.D.parameters())
+    assert not any("parametrizations" in name for name, _ in tr.D.named_parameters())
+
+
+def test_simsgda_updates_both_once():
+    tr = Trainer(tiny(variant="simsgda", n_critic=1))
+    g_before = [p.clone() for p in tr.G.parameters()]
+    g_loss, d_loss = tr.step()
+    assert (tr.gen_updates, tr.critic_updates) == (1, 1)
+    assert torch.isfinite(g_loss) and torch.isfinite(d_loss)
+    assert any(not torch.equal(a, b) for a, b in zip(g_before, tr.G.parameters()))
+
+
+def test_refuses_to_overwrite_a_run_without_resume(tmp_path):
+    out = tmp_path / "run"
+    train(tiny(iterations=2), out, progress=False)
+    with pytest.raises(FileExistsError):
+        train(tiny(iterations=2), out, progress=False)
+
+
+def _cli(cfg_path, out, *extra):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return [sys.executable, "-m", "sinkgan.cli", "train", str(cfg_path), "--out", str(out), "--no-progress", *extra], env
+
+
+def _wait_for_checkpoint_then(proc, out, sig, min_rows=5, timeout=240):
+    ckpt, log = out / "checkpoints" / "last.pt", out / "log.csv"
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if ckpt.exists() and log.exists() and len(log.read_text().splitlines()) > min_rows:
+            proc.send_signal(sig)
+            return proc.wait(timeout=120)
+        if proc.poll() is not None:
+            pytest.fail(f"run finished before it could be interrupted: {proc.stdout.read()}")
+        time.sleep(0.05)
+    proc.kill()
+    pytest.fail("no checkpoint appeared in time")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["kill", "term"])
+def test_killed_run_resumes_identically(tmp_path, sig):
+    """A run killed part-way (SIGKILL: no warning; SIGTERM: checkpoint then exit 143) and resumed
+    ends bit-identical to an uninterrupted run on CPU: weights, optimizer moments and logged losses."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({**TINY, "iterations": 24, "checkpoint_every": 3, "log_every": 2}))
+    ref, cut = tmp_path / "ref", tmp_path / "cut"
+    cmd, env = _cli(cfg, ref)
+    subprocess.run(cmd, env=env, check=True, capture_output=True)
+    cmd, env = _cli(cfg, cut)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    rc = _wait_for_checkpoint_then(proc, cut, sig)
+    assert rc == (-9 if sig == signal.SIGKILL else 128 + signal.SIGTERM)
+    assert not (cut / "summary.json").exists()
+    stopped_at = torch.load(cut / "checkpoints" / "last.pt", weights_only=False)["iteration"]
+    assert 0 < stopped_at < 24
+    cmd, env = _cli(cfg, cut, "--resume")
+    done = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
+    assert f"resumed {cut} from checkpoint at iteration {stopped_at}" in done.stdout
+    a = torch.load(ref / "checkpoints" / "last.pt", weights_only=False)
+    b = torch.load(cut / "checkpoints" / "last.pt", weights_only=False)
+    for net in ("G", "D"):
+        assert all(torch.equal(a[net][k], b[net][k]) for k in a[net]), net
+    for k, state in a["opt_g"]["state"].items():
+        assert torch.equal(state["exp_avg"], b["opt_g"]["state"][k]["exp_avg"])
+    la, lb = pd.read_csv(ref / "log.csv"), pd.read_csv(cut / "log.csv")
+    assert la.iteration.tolist() == lb.iteration.tolist() == list(range(1, 25))
+    assert (la[["g_loss", "d_loss", "gen_updates", "critic_updates"]].values == lb[["g_loss", "d_loss", "gen_updates", "critic_updates"]].values).all()
