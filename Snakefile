@@ -22,3 +22,21 @@ rule all:
     input:
         ALL_FIGURES,
         ALL_TABLES,
+
+
+# Light rules run on the submitting host under a cluster executor (--profile slurm):
+# drawing, tables, the scorecard and the paper.  Training, the quality metrics, tracking and
+# the SiNG experiments are submitted as GPU jobs.
+localrules:
+    all,
+    plot_losses,
+    plot_samples,
+    plot_fig10,
+    plot_fig21,
+    plot_fig22,
+    plot_sing71,
+    plot_sing72,
+    plot_sing73,
+    table,
+    scorecard,
+    paper,

@@ -24,7 +24,7 @@ def tiny(**over):
 def test_run_directory_layout(tmp_path):
     out = tmp_path / "run"
     train(tiny(), out, progress=False, scale="unit")
-    for rel in ("config.yaml", "log.csv", "generator.pt", "summary.json", "samples/final.png",
+    for rel in ("config.yaml", "log.csv", "generator.pt", "discriminator.pt", "summary.json", "samples/final.png",
                 "samples/iter_0000003.png", "checkpoints/last.pt"):
         assert (out / rel).is_file(), rel
     log = pd.read_csv(out / "log.csv")

@@ -7,6 +7,7 @@ rule train:
         summary=f"{RESULTS}/{{run_id}}/summary.json",
         log=f"{RESULTS}/{{run_id}}/log.csv",
         generator=f"{RESULTS}/{{run_id}}/generator.pt",
+        discriminator=f"{RESULTS}/{{run_id}}/discriminator.pt",
         samples=f"{RESULTS}/{{run_id}}/samples/final.png",
         config=f"{RESULTS}/{{run_id}}/config.yaml",
     params:
@@ -22,5 +23,5 @@ rule train:
     log:
         f"{RESULTS}/logs/train/{{run_id}}.log",
     shell:
-        "sinkgan train-study {SCALE} {wildcards.run_id} --data {params.data} --data-root {params.data_root}"
+        "OMP_NUM_THREADS={threads} sinkgan train-study {SCALE} {wildcards.run_id} --data {params.data} --data-root {params.data_root}"
         " --no-progress > {log} 2>&1"

@@ -73,13 +73,12 @@ def load_generator(run_dir: str | Path, device="cpu"):
 
 
 def load_networks(run_dir: str | Path, device="cpu"):
-    """Both networks of a run from its last checkpoint, in eval mode: ``(G, D, cfg)``."""
+    """Both final networks of a finished run (``generator.pt``, ``discriminator.pt``), eval mode: ``(G, D, cfg)``."""
     from .train import build_networks
 
     run_dir = Path(run_dir)
     cfg = _config_of(run_dir)
-    ckpt = torch.load(checkpoint_path(run_dir), map_location=device, weights_only=False)
     G, D = build_networks(cfg, device)
-    G.load_state_dict(ckpt["G"])
-    D.load_state_dict(ckpt["D"])
+    for net, name in ((G, "generator.pt"), (D, "discriminator.pt")):
+        net.load_state_dict(torch.load(run_dir / name, map_location=device, weights_only=True)["state_dict"])
     return G.eval(), D.eval(), cfg

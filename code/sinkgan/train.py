@@ -392,6 +392,7 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, progress:
 
     save_png(out / "samples" / "final.png", image_grid(trainer.samples()))
     ckpt_io.atomic_torch_save(out / "generator.pt", {"state_dict": trainer.G.state_dict(), "config": cfg.to_dict()})
+    ckpt_io.atomic_torch_save(out / "discriminator.pt", {"state_dict": trainer.D.state_dict(), "config": cfg.to_dict()})
     import pandas as pd
 
     frame = pd.read_csv(log.path)
