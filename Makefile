@@ -1,4 +1,4 @@
-# Entry points used by the README.  Everything runs inside .venv (created by `make setup`).
+# Entry points used by the README.  Snakemake's --config swallows every word after it: targets go first.  Everything runs inside .venv (created by `make setup`).
 SCALE ?= smoke
 CORES ?= 2
 VENV  := .venv
@@ -25,12 +25,12 @@ system-deps:
 
 ## figures: every figure and table at SCALE (default smoke: CPU, offline stand-in data)
 figures: setup
-	$(BIN)/snakemake --cores $(CORES) --config scale=$(SCALE) all
+	$(BIN)/snakemake all --cores $(CORES) --config scale=$(SCALE)
 
 ## figures-cached: redraw every figure and table from results/SCALE without training (< 1 min, no GPU)
 DRAWING_RULES := plot_losses plot_samples plot_fig10 plot_fig21 plot_fig22 plot_sing71 plot_sing72 plot_sing73 table
 figures-cached: setup
-	$(BIN)/snakemake --cores $(CORES) --config scale=$(SCALE) --allowed-rules all $(DRAWING_RULES) --forcerun $(DRAWING_RULES) -- all
+	$(BIN)/snakemake all --cores $(CORES) --allowed-rules all $(DRAWING_RULES) --forcerun $(DRAWING_RULES) --config scale=$(SCALE)
 
 ## test: the whole test suite (what CI runs)
 test: setup system-deps
@@ -42,7 +42,7 @@ test-fast: setup
 
 ## paper: the reproduction report paper/main.pdf at SCALE
 paper: setup
-	$(BIN)/snakemake --cores $(CORES) --config scale=$(SCALE) paper/main.pdf
+	$(BIN)/snakemake paper/main.pdf --cores $(CORES) --config scale=$(SCALE)
 
 ## bench: Sinkhorn and training-iteration benchmark (GPU recommended)
 bench: setup
@@ -50,4 +50,4 @@ bench: setup
 
 ## dry-run: show what `make figures` would do
 dry-run: setup
-	$(BIN)/snakemake -n --cores $(CORES) --config scale=$(SCALE) all
+	$(BIN)/snakemake all -n --cores $(CORES) --config scale=$(SCALE)

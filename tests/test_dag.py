@@ -1,4 +1,4 @@
-"""The Snakemake DAG: every target resolves at every scale; the whole smoke DAG builds from a
+"""The Snakemake DAG (targets go before --config, which swallows every following word): every target resolves at every scale; the whole smoke DAG builds from a
 clean copy; changing one experiment reruns only what it affects; notebooks redraw the same file.
 
 The smoke build runs once per session in a scratch copy of the repository (tracked and
@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from scratch import copy_worktree, scratch_env
 from sinkgan.study import SCALES, Study
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,7 +24,7 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 
 def _snakemake(args, cwd, timeout=900, check=True):
-    env = {k: v for k, v in os.environ.items() if k != "SINKGAN_ROOT"}
+    env = scratch_env(Path(cwd)) if Path(cwd) != ROOT else {k: v for k, v in os.environ.items() if k != "SINKGAN_ROOT"}
     proc = subprocess.run(SNAKEMAKE + args, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")
@@ -37,32 +38,20 @@ def all_targets(scale):
 
 @pytest.mark.parametrize("scale", SCALES)
 def test_every_target_resolves_at_every_scale(scale):
-    proc = _snakemake(["-n", "--cores", "2", "--config", f"scale={scale}", "--", *all_targets(scale), "figures/sing71.pdf",
-                       "figures/sing72.pdf", "figures/sing73.pdf", "paper/main.pdf"], cwd=ROOT)
+    proc = _snakemake([*all_targets(scale), "figures/sing71.pdf", "figures/sing72.pdf", "figures/sing73.pdf",
+                       "paper/main.pdf", "-n", "--cores", "2", "--config", f"scale={scale}"], cwd=ROOT)
     assert "Nothing to be done" in proc.stdout + proc.stderr or "Job stats" in proc.stdout + proc.stderr
 
 
 def test_unknown_scale_is_refused():
-    proc = _snakemake(["-n", "--config", "scale=huge", "all"], cwd=ROOT, check=False)
+    proc = _snakemake(["all", "-n", "--config", "scale=huge"], cwd=ROOT, check=False)
     assert proc.returncode != 0 and "scale" in proc.stdout + proc.stderr and "smoke" in proc.stdout + proc.stderr
-
-
-def copy_repository(dest: Path) -> Path:
-    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                           capture_output=True, check=True).stdout.decode().split("\0")
-    for rel in filter(None, files):
-        src = ROOT / rel
-        if not src.is_file():
-            continue
-        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(src, dest / rel)
-    return dest
 
 
 @pytest.fixture(scope="session")
 def smoke_tree(tmp_path_factory):
     """A scratch copy of the repository where the whole smoke DAG was built from nothing."""
-    tree = copy_repository(tmp_path_factory.mktemp("dag") / "repo")
+    tree = copy_worktree(tmp_path_factory.mktemp("dag") / "repo")
     shutil.rmtree(tree / "results" / "smoke", ignore_errors=True)
     for pdf in (tree / "figures").glob("*"):
         if pdf.name != ".gitkeep":
@@ -70,7 +59,7 @@ def smoke_tree(tmp_path_factory):
     # the data cache is shared with the main tree so that CI builds the stand-ins once
     (tree / "data").symlink_to(ROOT / "data") if (ROOT / "data").exists() else None
     start = time.perf_counter()
-    _snakemake(["--cores", "2", "--config", "scale=smoke", "all"], cwd=tree, timeout=1800)
+    _snakemake(["all", "--cores", "2", "--config", "scale=smoke"], cwd=tree, timeout=1800)
     took = time.perf_counter() - start
     line = f"smoke DAG (all figures and tables, from nothing): {took:.0f} s on {os.cpu_count()} cores (target: <= 600 s)"
     print("\n" + line)
@@ -104,7 +93,7 @@ def test_every_figure_is_stamped_with_scale_data_and_commit(smoke_tree):
 
 @pytest.mark.dag
 def test_rebuild_from_cached_results_trains_nothing(smoke_tree):
-    proc = _snakemake(["-n", "--cores", "2", "--config", "scale=smoke", "all"], cwd=smoke_tree)
+    proc = _snakemake(["all", "-n", "--cores", "2", "--config", "scale=smoke"], cwd=smoke_tree)
     assert "rule train:" not in proc.stdout
 
 
@@ -117,7 +106,7 @@ def test_changing_one_hyperparameter_reruns_only_its_run(smoke_tree):
     assert changed != original
     try:
         study_file.write_text(changed)
-        proc = _snakemake(["-n", "--cores", "2", "--config", "scale=smoke", "all"], cwd=smoke_tree)
+        proc = _snakemake(["all", "-n", "--cores", "2", "--config", "scale=smoke"], cwd=smoke_tree)
     finally:
         study_file.write_text(original)
     trained = re.findall(r"rule train:.*?wildcards: run_id=(\S+)", proc.stdout, re.S)
@@ -132,7 +121,7 @@ def test_changing_one_hyperparameter_reruns_only_its_run(smoke_tree):
                                              ("fig21_ssim.py", "fig21"), ("fig22_rate.py", "fig22")])
 def test_notebook_from_command_line_makes_the_rules_file(smoke_tree, tmp_path, notebook, figure):
     out = tmp_path / f"{figure}.pdf"
-    env = {**os.environ, "FIGURE": figure, "SCALE": "smoke", "SINKGAN_ROOT": str(smoke_tree), "FIGURE_OUT": str(out)}
+    env = {**scratch_env(smoke_tree), "FIGURE": figure, "SCALE": "smoke", "FIGURE_OUT": str(out)}
     subprocess.run([sys.executable, str(smoke_tree / "code" / "notebooks" / notebook)], env=env, check=True,
                    capture_output=True, cwd=smoke_tree, timeout=300)
     assert out.read_bytes() == (smoke_tree / "figures" / f"{figure}.pdf").read_bytes()
@@ -142,7 +131,7 @@ def test_notebook_from_command_line_makes_the_rules_file(smoke_tree, tmp_path, n
 @pytest.mark.latex
 @pytest.mark.skipif(shutil.which("latexmk") is None, reason="latexmk not installed (make system-deps)")
 def test_paper_builds_at_smoke_scale(smoke_tree):
-    _snakemake(["--cores", "2", "--config", "scale=smoke", "paper/main.pdf"], cwd=smoke_tree, timeout=900)
+    _snakemake(["paper/main.pdf", "--cores", "2", "--config", "scale=smoke"], cwd=smoke_tree, timeout=900)
     pdf = smoke_tree / "paper" / "main.pdf"
     assert pdf.is_file() and pdf.stat().st_size > 10000
     claims = yaml.safe_load((smoke_tree / "results" / "smoke" / "claims.json").read_text())

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from scratch import copy_worktree, scratch_env
 
 pytestmark = pytest.mark.slurm
 
@@ -61,17 +62,6 @@ class Env:
         cols = ["JobID", "JobName", "Comment", "State", "ExitCode", "ReqTRES", "AllocTRES"]
         out = self.run("sacct", "-X", "-P", "-n", "-S", since, "-o", ",".join(f"{c}%300" for c in cols)).stdout
         return [dict(zip(cols, line.split("|"))) for line in out.splitlines() if line.strip()]
-
-
-def _copy_worktree(dst: Path) -> None:
-    """Tracked files plus untracked files that git does not ignore (the working tree a user has)."""
-    out = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
-                         capture_output=True, check=True, timeout=60).stdout.decode()
-    for rel in sorted(set(filter(None, out.split("\0")))):
-        src = REPO / rel
-        if src.is_file():
-            (dst / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dst / rel)
 
 
 def _snakemake(e: Env, log: Path, *extra: str) -> subprocess.Popen:
@@ -127,20 +117,16 @@ def cluster(tmp_path_factory):
         timings["cluster start"] = time.perf_counter() - t0
         _log(f"cluster started in {timings['cluster start']:.1f} s")
 
-        _copy_worktree(scratch)
+        copy_worktree(scratch)
         shutil.rmtree(scratch / "results" / SCALE, ignore_errors=True)  # really train
         (scratch / "figures" / f"{FIGURE}.pdf").unlink(missing_ok=True)
         venv_bin = str(Path(sys.executable).parent)
         job_env = {
-            **env,
+            **scratch_env(scratch, env),
             # SLURM clients through the cluster's wrappers (they set SLURM_CONF, also inside jobs);
             # the venv's `sinkgan` and the scratch copy's code, results and commit label.
             "PATH": f"{state / 'bin'}:{venv_bin}:{env['PATH']}",
             "SLURM_CONF": str(state / "etc" / "slurm.conf"),
-            "PYTHONPATH": str(scratch / "code"),
-            "SINKGAN_ROOT": str(scratch),
-            "SINKGAN_COMMIT": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
-                                             text=True, timeout=30).stdout.strip() + "+slurm-test",
         }
         for var in ("SLURM_PARTITION", "SLURM_ACCOUNT", "SLURM_GPU_MODEL", "SLURM_QOS", "SBATCH_PARTITION",
                     "SBATCH_ACCOUNT", "SBATCH_QOS", "SINKGAN_SIGNAL_LEAD_S"):

@@ -1,7 +1,7 @@
 # The reproduction report (`make paper`): the claims scorecard and the LaTeX build.
 #
 #   snakemake --cores 2 paper/main.pdf                      # at the default (cached) scale, smoke
-#   snakemake --cores 2 --config scale=small paper/main.pdf
+#   snakemake paper/main.pdf --cores 2 --config scale=small
 #
 # `scorecard` reads results/<scale>/ (every figure run's summary.json, plus quality.json for the
 # quality figure, tracking/ssim.csv and tracking/rate.json for the tracking figures), decides

@@ -2,10 +2,14 @@
 
 
 rule train:
-    """Train one run of the study into results/<scale>/<run_id>/ (resumes from its checkpoint)."""
+    """Train one run of the study into results/<scale>/<run_id>/ (resumes from its checkpoint).
+
+    log.csv and checkpoints/ are deliberately not declared outputs: Snakemake deletes the
+    outputs of a failed attempt (a SIGTERM at a time limit, a preemption), and the retry must
+    find both to resume.  summary.json, written last, marks the run complete.
+    """
     output:
         summary=f"{RESULTS}/{{run_id}}/summary.json",
-        log=f"{RESULTS}/{{run_id}}/log.csv",
         generator=f"{RESULTS}/{{run_id}}/generator.pt",
         discriminator=f"{RESULTS}/{{run_id}}/discriminator.pt",
         samples=f"{RESULTS}/{{run_id}}/samples/final.png",
@@ -24,4 +28,4 @@ rule train:
         f"{RESULTS}/logs/train/{{run_id}}.log",
     shell:
         "OMP_NUM_THREADS={threads} sinkgan train-study {SCALE} {wildcards.run_id} --data {params.data} --data-root {params.data_root}"
-        " --no-progress > {log} 2>&1"
+        " --no-progress >> {log} 2>&1"
