@@ -54,7 +54,6 @@ import json
 import os
 import pickle
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -62,6 +61,7 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
+from .checkpoint import atomic_torch_save
 
 SIZE = 32  # every image is SIZE x SIZE
 CELEBA_CROP = 140  # side of the central square cropped from an aligned 178x218 CelebA image
@@ -533,22 +533,6 @@ def cache_path(name: str, root: str | Path = "data", max_images: int = 0) -> Pat
     return Path(root) / "cache" / f"{name}-v{PROCESSING_VERSION[name]}-{tag}.pt"
 
 
-def _atomic_torch_save(path: Path, obj) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        os.chmod(tmp, 0o644)  # mkstemp makes it 0600; a cache is shared like any data file
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(obj, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def _read_cache(path: Path, name: str) -> dict | None:
     if not path.is_file():
         return None
@@ -591,7 +575,7 @@ def load_dataset(name: str, root: str | Path = "data", max_images: int = 0, down
         blob = {"id": name, "version": PROCESSING_VERSION[name], "size": SIZE, "images": u,
                 "source": source}
         if use_cache:
-            _atomic_torch_save(cache_path(name, root, max_images), blob)
+            atomic_torch_save(cache_path(name, root, max_images), blob)
     u = blob["images"]
     if max_images > 0:
         u = u[:max_images]

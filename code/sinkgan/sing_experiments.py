@@ -52,6 +52,7 @@ from torch import nn
 
 from .config import ConfigError, parse_override, validate
 from .sing import SinkhornMetric, SinkhornNaturalGradient
+from .train import resolve_device
 
 EXPERIMENTS = ("l2", "encoder", "gan")
 PAPER_DATASETS = ("celeba", "cifar10")
@@ -233,14 +234,6 @@ def load_encoder(run_dir: Path, device: torch.device) -> tuple[nn.Module, dict]:
 
 
 # ----------------------------------------------------------------------------- helpers
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device: 'cuda' requested but no CUDA device is available (allowed: auto, cpu)")
-    return torch.device(name)
-
-
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)

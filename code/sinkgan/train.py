@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from . import checkpoint as ckpt_io
-from .config import TrainConfig
+from .config import ConfigError, TrainConfig
 from .data import DATASETS, load_dataset
 from .models import build_discriminator, build_generator, clip_weights_
 from .provenance import git_commit, provenance
@@ -53,7 +53,7 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device: 'cuda' requested but no CUDA device is available (use device=auto or cpu)")
+        raise ConfigError("device: 'cuda' requested but no CUDA device is available (allowed here: auto, cpu)")
     return torch.device(name)
 
 
