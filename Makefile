@@ -5,6 +5,10 @@ VENV  := .venv
 BIN   := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export MPLBACKEND := Agg
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
+# this machine's pip configuration names index folders that do not exist; pip warns once per package
+QUIET_PIP := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
 .PHONY: setup system-deps figures figures-cached test test-fast paper bench dry-run clean-smoke
 
@@ -13,9 +17,9 @@ setup: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt pyproject.toml tools/torchvision_cpu_shim.py tools/install_shim.sh
 	python3 -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.txt
-	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/pip install --quiet --upgrade pip $(QUIET_PIP)
+	$(BIN)/pip install --quiet -r requirements.txt $(QUIET_PIP)
+	$(BIN)/pip install --quiet --no-deps -e . $(QUIET_PIP)
 	tools/install_shim.sh $(VENV)
 	touch $@
 
