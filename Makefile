@@ -10,7 +10,7 @@ SHELL := /bin/bash
 # this machine's pip configuration names index folders that do not exist; pip warns once per package
 QUIET_PIP := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: setup system-deps figures figures-cached test test-fast paper bench dry-run clean-smoke
+.PHONY: setup system-deps figures figures-cached test test-fast paper dry-run clean-smoke
 
 ## setup: virtual environment with the pinned dependencies (requirements.txt) and the package
 setup: $(VENV)/.installed
@@ -47,10 +47,6 @@ test-fast: setup
 ## paper: the reproduction report paper/main.pdf at SCALE
 paper: setup
 	$(BIN)/snakemake paper/main.pdf --cores $(CORES) --config scale=$(SCALE)
-
-## bench: Sinkhorn and training-iteration benchmark (GPU recommended)
-bench: setup
-	$(BIN)/python -m sinkgan.bench
 
 ## dry-run: show what `make figures` would do
 dry-run: setup
