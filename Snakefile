@@ -25,10 +25,11 @@ rule all:
 
 
 # Light rules run on the submitting host under a cluster executor (--profile slurm):
-# drawing, tables, the scorecard and the paper.  Training, the quality metrics, tracking and
+# data downloads, drawing, tables, the scorecard and the paper.  Training, the quality metrics, tracking and
 # the SiNG experiments are submitted as GPU jobs.
 localrules:
     all,
+    download_data,
     plot_losses,
     plot_samples,
     plot_fig10,

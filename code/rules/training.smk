@@ -1,6 +1,25 @@
 # Training: one job per distinct run of the study (a run shared by several figures is trained once).
 
 
+def real_data_ready(wildcards):
+    """At scales on real data, a run waits for its data set to be fetched on the submitting host."""
+    if STUDY.scale["data"] != "real":
+        return []
+    return [f"{STUDY.data_root}/.ready/{STUDY.runs()[wildcards.run_id].config.dataset}"]
+
+
+rule download_data:
+    """Fetch (where the source allows) and cache a real data set; a local rule, because compute
+    nodes often have no internet.  Data sets that cannot be downloaded (Cats, usually CelebA)
+    fail here with the exact steps to prepare them by hand."""
+    output:
+        touch(f"{STUDY.data_root}/.ready/{{dataset}}"),
+    wildcard_constraints:
+        dataset="mnist|cats|celeba|cifar10",
+    shell:
+        "python -m sinkgan.data fetch {wildcards.dataset} --root {STUDY.data_root} --download"
+
+
 rule train:
     """Train one run of the study into results/<scale>/<run_id>/ (resumes from its checkpoint).
 
@@ -8,6 +27,8 @@ rule train:
     outputs of a failed attempt (a SIGTERM at a time limit, a preemption), and the retry must
     find both to resume.  summary.json, written last, marks the run complete.
     """
+    input:
+        real_data_ready,
     output:
         summary=f"{RESULTS}/{{run_id}}/summary.json",
         generator=f"{RESULTS}/{{run_id}}/generator.pt",

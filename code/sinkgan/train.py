@@ -18,6 +18,7 @@ and read every ``log_every`` iterations; so whole steps can be captured in CUDA 
 """
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import json
@@ -227,8 +228,9 @@ class Trainer:
         }
 
     def load_state(self, path_or_state) -> dict:
-        state = path_or_state
-        if not isinstance(state, dict):
+        if isinstance(path_or_state, dict):
+            state = copy.deepcopy(path_or_state)  # optimizers update their loaded state in place
+        else:
             state = torch.load(path_or_state, map_location=self.device, weights_only=False)
         self.G.load_state_dict(state["G"])
         self.D.load_state_dict(state["D"])
