@@ -31,9 +31,9 @@ Determinism: the Agg backend, a fixed rcParams set (``RCPARAMS``) applied on imp
 
 from __future__ import annotations
 
+import io
 import json
 import os
-import tempfile
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +47,7 @@ import matplotlib.pyplot as plt  # noqa: E402  (after matplotlib.use)
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import yaml  # noqa: E402
+from .checkpoint import atomic_write_bytes  # noqa: E402
 from .provenance import repo_root  # noqa: E402  (one definition of the root, shared with the study)
 
 __all__ = [
@@ -404,17 +405,10 @@ def save_pdf(fig: plt.Figure, path: str | os.PathLike) -> Path:
     The figure is closed afterwards.
     """
     out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    buf = io.BytesIO()
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format="pdf", metadata={"CreationDate": None, "Producer": None})
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        fig.savefig(buf, format="pdf", metadata={"CreationDate": None, "Producer": None})
     finally:
         plt.close(fig)
+    atomic_write_bytes(out, buf.getvalue())
     return out

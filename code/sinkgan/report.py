@@ -28,7 +28,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -36,8 +35,10 @@ from typing import Any, Iterable, Mapping, Sequence
 import yaml
 
 from . import claims as C
+from .checkpoint import atomic_write_bytes, atomic_write_text
+from .provenance import git_commit, repo_root
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = repo_root()  # $SINKGAN_ROOT, else the working tree Snakemake runs in, else this checkout
 #: Files written under ``paper/generated/`` by :func:`write_generated`.
 GENERATED = ("macros", "setup", "tables", "figures", "scorecard", "deviations", "sing")
 #: The SiNG figures the report has a place for (built by the SiNG rules when the study asks).
@@ -664,27 +665,6 @@ def render_sing(captions: Mapping[str, str], requested: Sequence[str]) -> str:
 # --------------------------------------------------------------------------- writing
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
-
-
-def _git_commit(root: Path) -> str:
-    try:
-        from sinkgan.provenance import git_commit
-
-        return git_commit()
-    except Exception:
-        try:
-            return subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True,
-                                  text=True, check=True).stdout.strip()
-        except Exception:
-            return "unknown"
-
-
 def scorecard(scale: str, root: Path = REPO, *, figures: Mapping[str, C.FigureEvidence] | None = None,
               out_json: Path | None = None, out_dir: Path | None = None, sing: Sequence[str] | None = None,
               claims_path: Path | None = None, deviations_path: Path | None = None,
@@ -699,7 +679,7 @@ def scorecard(scale: str, root: Path = REPO, *, figures: Mapping[str, C.FigureEv
     spec = C.load_claims(claims_path or root / "config" / "claims.yaml")
     results = C.evaluate_claims(spec, figures)
     summary = compute_summary(figures)
-    commit = commit or _git_commit(root)
+    commit = commit or git_commit()
     sing = list(sing) if sing is not None else requested_sing_figures(raw, scale, sing_spec(root))
     captions = yaml.safe_load(Path(captions_path or root / "paper" / "captions.yaml").read_text()) or {}
     devs = load_deviations(deviations_path or root / "config" / "deviations.yaml")
@@ -712,7 +692,7 @@ def scorecard(scale: str, root: Path = REPO, *, figures: Mapping[str, C.FigureEv
         "compute": {k: summary[k] for k in ("runs", "finished", "gpu_hours", "cpu_hours", "devices")},
         "claims": results,
     }
-    _atomic_write(out_json, json.dumps(doc, indent=2, sort_keys=False, allow_nan=False) + "\n")
+    atomic_write_text(out_json, json.dumps(doc, indent=2, sort_keys=False, allow_nan=False) + "\n")
 
     out_dir = Path(out_dir or root / "paper" / "generated")
     texts = {
@@ -725,7 +705,7 @@ def scorecard(scale: str, root: Path = REPO, *, figures: Mapping[str, C.FigureEv
         "sing": render_sing(captions, sing),
     }
     for name in GENERATED:
-        _atomic_write(out_dir / f"{name}.tex", texts[name])
+        atomic_write_text(out_dir / f"{name}.tex", texts[name])
     return results
 
 
@@ -784,9 +764,7 @@ def build_paper(paper_dir: Path = REPO / "paper", out_pdf: Path | None = None, *
         tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-30:])
         raise RuntimeError(f"paper build failed ({log}):\n  " + "\n  ".join(problems) + f"\n--- latexmk output ---\n{tail}")
     out_pdf.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_pdf.with_suffix(".pdf.tmp")
-    shutil.copyfile(build / "main.pdf", tmp)
-    os.replace(tmp, out_pdf)
+    atomic_write_bytes(out_pdf, (build / "main.pdf").read_bytes())
     if not quiet:
         print(f"wrote {out_pdf}")
     return out_pdf

@@ -22,11 +22,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import yaml
+
+from .checkpoint import atomic_write_text
+from .provenance import repo_root
 
 __all__ = ["NETWORK_FIELDS", "architecture_table_tex", "latex_escape", "main", "network_kwargs", "rows_tex"]
 
@@ -135,25 +137,6 @@ def architecture_table_tex(arch: str, channels: int, cfg_like: Any = None, *, ti
     return "\n".join(out) + "\n"
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _repo_root() -> Path:
-    env = os.environ.get("SINKGAN_ROOT")
-    return Path(env).resolve() if env else Path(__file__).resolve().parents[2]
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sinkgan.tables", description=__doc__.split("\n\n")[0])
     parser.add_argument("table", help="a key of the tables: section of config/study.yaml (table2, table3)")
@@ -161,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--study", type=Path, default=None, help="study file (default: <root>/config/study.yaml)")
     parser.add_argument("--no-booktabs", action="store_true", help=r"use \hline instead of booktabs rules")
     args = parser.parse_args(argv)
-    study_path = args.study or _repo_root() / "config" / "study.yaml"
+    study_path = args.study or repo_root() / "config" / "study.yaml"
     study = yaml.safe_load(study_path.read_text())
     tables = study.get("tables") or {}
     if args.table not in tables:
@@ -176,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.out is None:
         sys.stdout.write(tex)
     else:
-        _atomic_write_text(args.out, tex)
+        atomic_write_text(args.out, tex)
     return 0
 
 
