@@ -12,17 +12,12 @@ import argparse
 import sys
 
 
-def _train(args) -> int:
-    from .config import ConfigError, load_config
+def _run(cfg, out, resume: bool, args) -> int:
+    """Train and map the outcome to an exit status: 0 done, 2 refused, 128+signal when stopped."""
     from .train import Interrupted, train
 
     try:
-        cfg = load_config(args.config, args.set)
-    except ConfigError as err:
-        print(f"sinkgan: invalid config: {err}", file=sys.stderr)
-        return 2
-    try:
-        summary = train(cfg, args.out, resume=args.resume, progress=not args.no_progress, scale=args.scale)
+        summary = train(cfg, out, resume=resume, progress=not args.no_progress, scale=args.scale)
     except Interrupted as stop:
         print(f"sinkgan: {stop}", file=sys.stderr)
         return 128 + stop.signum
@@ -33,14 +28,23 @@ def _train(args) -> int:
     return 0
 
 
+def _train(args) -> int:
+    from .config import ConfigError, load_config
+
+    try:
+        cfg = load_config(args.config, args.set)
+    except ConfigError as err:
+        print(f"sinkgan: invalid config: {err}", file=sys.stderr)
+        return 2
+    return _run(cfg, args.out, args.resume, args)
+
+
 def _train_study(args) -> int:
     from .config import ConfigError, check_data_available
     from .study import Study
-    from .train import Interrupted, train
 
     try:
-        study = Study.load(args.scale, data=args.data, data_root=args.data_root)
-        runs = study.runs()
+        runs = Study.load(args.scale, data=args.data, data_root=args.data_root).runs()
         if args.run_id not in runs:
             print(f"sinkgan: run {args.run_id!r} is not part of the {args.scale} study", file=sys.stderr)
             return 2
@@ -49,13 +53,7 @@ def _train_study(args) -> int:
     except ConfigError as err:
         print(f"sinkgan: invalid config: {err}", file=sys.stderr)
         return 2
-    try:
-        summary = train(spec.config, spec.run_dir, resume=True, progress=not args.no_progress, scale=args.scale)
-    except Interrupted as stop:
-        print(f"sinkgan: {stop}", file=sys.stderr)
-        return 128 + stop.signum
-    print(f"sinkgan: finished, summary in {summary}")
-    return 0
+    return _run(spec.config, spec.run_dir, True, args)
 
 
 def _validate(args) -> int:
