@@ -234,6 +234,17 @@ def load_encoder(run_dir: Path, device: torch.device) -> tuple[nn.Module, dict]:
 
 
 # ----------------------------------------------------------------------------- helpers
+def generator_update(opt, optimizer: str, loss: torch.Tensor, x: torch.Tensor):
+    """One generator step: SiNG takes the loss and the generated batch (it needs both for the
+    eSIM); a first-order optimizer back-propagates the loss.  Returns SiNG's step info or None."""
+    if optimizer == "sing":
+        return opt.step(loss, x)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return None
+
+
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -298,13 +309,7 @@ def minimise_divergence(cfg: SiNGExperiment, optimizer: str, images: torch.Tenso
             y = phi(images.index_select(0, idx))
         x = G(z)
         loss = S(phi(x), y)
-        info = None
-        if optimizer == "sing":
-            info = opt.step(loss, x)
-        else:
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+        info = generator_update(opt, optimizer, loss, x)
         _sync(device)
         wall += time.perf_counter() - t0
         if step == 1 or step % cfg.log_every == 0 or step == cfg.steps:
@@ -371,13 +376,7 @@ def train_gan(cfg: SiNGExperiment, optimizer: str, images: torch.Tensor, dataset
         with torch.no_grad():
             dy = D(y)
         g_loss = S(D(x), dy)
-        info = None
-        if optimizer == "sing":
-            info = opt_g.step(g_loss, x)
-        else:
-            opt_g.zero_grad(set_to_none=True)
-            g_loss.backward()
-            opt_g.step()
+        info = generator_update(opt_g, optimizer, g_loss, x)
         D.zero_grad(set_to_none=True)
         _sync(device)
         wall += time.perf_counter() - t0
