@@ -10,7 +10,7 @@ SHELL := /bin/bash
 # this machine's pip configuration names index folders that do not exist; pip warns once per package
 QUIET_PIP := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: setup system-deps figures figures-cached test test-fast paper dry-run clean-smoke
+.PHONY: setup system-deps figures figures-cached test test-fast paper dry-run clean-smoke verify-results gpu-prepare gpu-sitting report-html bench
 
 ## setup: virtual environment with the pinned dependencies (requirements.txt) and the package
 setup: $(VENV)/.installed
@@ -27,12 +27,12 @@ $(VENV)/.installed: requirements.txt pyproject.toml tools/torchvision_cpu_shim.p
 system-deps:
 	tools/system-deps.sh
 
-## figures: every figure and table at SCALE (default smoke: CPU, offline stand-in data)
+## figures: every figure (into figures/SCALE/) and table at SCALE (default smoke: CPU, offline stand-in data)
 figures: setup
 	$(BIN)/snakemake all --cores $(CORES) --config scale=$(SCALE)
 
 ## figures-cached: redraw every figure and table from results/SCALE without training (< 1 min, no GPU)
-DRAWING_RULES := plot_losses plot_samples plot_fig10 plot_fig21 plot_fig22 plot_sing71 plot_sing72 plot_sing73 table
+DRAWING_RULES := plot table
 figures-cached: setup
 	$(BIN)/snakemake all --cores $(CORES) --allowed-rules all $(DRAWING_RULES) --forcerun $(DRAWING_RULES) --config scale=$(SCALE)
 
@@ -44,10 +44,38 @@ test: setup system-deps
 test-fast: setup
 	$(BIN)/python -m pytest -m "not dag and not slurm and not latex"
 
-## paper: the reproduction report paper/main.pdf at SCALE
+## paper: the reproduction report paper/SCALE/main.pdf (copied to paper/main.pdf) at SCALE
 paper: setup
 	$(BIN)/snakemake paper/main.pdf --cores $(CORES) --config scale=$(SCALE)
+
+## bench: time a training iteration and S_eps on this machine (results/bench/<device>.json); BENCH_ARGS=--quick on a CPU
+BENCH_ARGS ?=
+bench: setup
+	$(BIN)/sinkgan bench $(BENCH_ARGS)
 
 ## dry-run: show what `make figures` would do
 dry-run: setup
 	$(BIN)/snakemake all -n --cores $(CORES) --config scale=$(SCALE)
+
+## verify-results: retrain RUNS committed runs of results/SCALE from their recorded configs (scratch) and compare their losses
+RUNS ?= 2
+verify-results: setup
+	$(BIN)/python -m sinkgan.verify --scale $(SCALE) --runs $(RUNS)
+
+## gpu-prepare: what a borrowed GPU machine without internet needs: .whl/ (tools/gpu-wheels.txt, Python 3.12) and data/cache/
+GPU_PLATFORMS := --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 --platform manylinux1_x86_64 --platform any
+gpu-prepare: setup
+	mkdir -p .whl
+	grep -v '^#' tools/gpu-wheels.txt | xargs $(BIN)/pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp $(GPU_PLATFORMS) -d .whl $(QUIET_PIP)
+	$(BIN)/python -m sinkgan.data fetch mnist5k
+	$(BIN)/python -m sinkgan.data fetch photos-standin
+
+## gpu-sitting: one sitting of GPU_SCALE (default small) on this machine's GPU, packing what finished into OUT (tools/gpu_sitting.py)
+GPU_SCALE ?= small
+OUT ?= gpu-out
+gpu-sitting:
+	python3 tools/gpu_sitting.py run --scale $(GPU_SCALE) --out $(OUT)
+
+## report-html: report.html, one self-contained page with every figure and table of SCALE, its caption and provenance
+report-html: setup
+	$(BIN)/snakemake --report report.html --config scale=$(SCALE)

@@ -2,11 +2,22 @@
 # (IEEE Access 2021) and of the SiNG paper (NeurIPS 2020).
 #
 #   snakemake --cores 2 figures/fig04.pdf                  # default scale (smoke), CPU
-#   snakemake --cores 2 --config scale=small all           # one GPU, about an hour
-#   snakemake --profile slurm figures/fig22.pdf            # a SLURM cluster, paper scale
+#   snakemake all --cores 2 --config scale=small           # one GPU (targets before --config)
+#   snakemake figures/fig22.pdf --profile slurm            # a SLURM cluster, paper scale
+#   snakemake all --cores 2 --software-deployment-method conda   # in the conda environment code/envs/sinkgan.yaml
 #
-# The study (every experiment, figure and scale) is defined once in config/study.yaml;
-# rules are split by concern under code/rules/ (training, plotting, tables, metrics, SiNG, paper).
+# Figures are drawn into figures/<scale>/ and the report into paper/<scale>/main.pdf; the names
+# figures/<fig>.pdf and paper/main.pdf are copies of the scale this invocation asked for.
+#
+# The study (every experiment, figure and scale) is defined once in config/study.yaml and resolved
+# once per invocation (code/rules/common.smk); rules are split by concern under code/rules/
+# (training, plotting, tables, metrics, SiNG, paper); config/schemas/ hold the JSON schemas that
+# check config/*.yaml and the --config keys before any job runs.
+
+# `snakemake --report report.html --config scale=...`: one self-contained page with every figure and
+# table of the scale, its caption, provenance and the runtime statistics
+report: "code/report/workflow.rst"
+
 
 include: "code/rules/common.smk"
 include: "code/rules/training.smk"
@@ -25,19 +36,14 @@ rule all:
 
 
 # Light rules run on the submitting host under a cluster executor (--profile slurm):
-# data downloads, drawing, tables, the scorecard and the paper.  Training, the quality metrics, tracking and
-# the SiNG experiments are submitted as GPU jobs.
+# data downloads, drawing, tables, the scorecard and the paper.  Training, the quality metrics,
+# tracking and the SiNG experiments are submitted as GPU jobs.
 localrules:
     all,
     download_data,
-    plot_losses,
-    plot_samples,
-    plot_fig10,
-    plot_fig21,
-    plot_fig22,
-    plot_sing71,
-    plot_sing72,
-    plot_sing73,
+    plot,
     table,
     scorecard,
     paper,
+    figure_at_scale,
+    paper_at_scale,

@@ -145,21 +145,37 @@ def test_converges():
     assert C.converges(fig(flat, diverged), POLICY, labels=["p = 5", "p = 7"]).status == "contradicted"
 
 
-def _ssim(final: float, rising: bool = False, steps: int = 40) -> pd.DataFrame:
-    s = np.arange(1, steps + 1)
-    val = final - (0.3 * (1 - s / steps) if rising else 0.0) + 0.001 * np.sin(s)
-    return pd.DataFrame({"track": 0, "step": s, "gen_updates": s, "critic_updates": 10 * s, "ssim": val})
+def _ssim(final: float, rising: bool = False, falling: bool = False, steps: int = 40,
+          reference: str | None = "previous") -> pd.DataFrame:
+    s = np.arange(0, steps + 1)
+    val = final - (0.3 * (1 - s / steps) if rising else 0.0) + (0.01 * (1 - s / steps) if falling else 0.0)
+    val = np.where(s == 0, 1.0, val + 0.0001 * np.sin(s))  # step 0: theta^0 against itself
+    df = pd.DataFrame({"track": 0, "step": s, "gen_updates": s, "critic_updates": 10 * s, "ssim": val})
+    if reference is not None:
+        df["reference"] = reference
+    return df
 
 
 def test_ssim_tends_to_one():
-    assert C.ssim_tends_to_one(fig(run("a", ssim=_ssim(0.99))), POLICY, labels=["a"]).status == "supported"
+    assert C.ssim_tends_to_one(fig(run("a", ssim=_ssim(0.995))), POLICY, labels=["a"]).status == "supported"
     assert C.ssim_tends_to_one(fig(run("a", ssim=_ssim(0.6))), POLICY, labels=["a"]).status == "contradicted"
     v = C.ssim_tends_to_one(fig(run("a", ssim=_ssim(0.6, rising=True))), POLICY, labels=["a"])
     assert v.status == "inconclusive" and "rising" in v.evidence
+    # still falling towards the threshold: not converged to 1 yet
+    v = C.ssim_tends_to_one(fig(run("a", ssim=_ssim(0.992, falling=True))), POLICY, labels=["a"], threshold=0.99)
+    assert v.status == "inconclusive" and "falling" in v.evidence
 
 
-def _rate(k, half=0.1):
-    return {"kappa": k, "ci_low": k - half, "ci_high": k + half, "intercept": 0.0, "r2": 0.9}
+@pytest.mark.parametrize("reference", ["start", None])
+def test_ssim_against_the_start_cannot_decide_convergence_to_one(reference):
+    """Against the track's start SSIM can only fall from 1: the paper's protocol compares consecutive captures."""
+    v = C.ssim_tends_to_one(fig(run("a", ssim=_ssim(0.995, reference=reference))), POLICY, labels=["a"])
+    assert v.status == "inconclusive" and "preceding" in v.evidence and "would say supported" in v.evidence
+
+
+def _rate(k, half=0.1, reference="previous", r2=0.9, lof_p=0.5):
+    return {"kappa": k, "ci_low": k - half, "ci_high": k + half, "intercept": 0.0, "r2": r2, "reference": reference,
+            "lack_of_fit_p": lof_p}
 
 
 def test_kappa_rules():
@@ -173,6 +189,31 @@ def test_kappa_rules():
     f3 = fig(run("n5", rate=_rate(-0.05)), run("n10", rate=_rate(0.05)), run("n15", rate=_rate(0.0)))
     assert C.kappa_signs(f3, POLICY, expected=want).status == "inconclusive"  # every interval holds 0
     assert C.kappa_differs(f3, POLICY, labels=labels).status == "inconclusive"  # all overlap
+
+
+def test_kappa_from_start_reference_is_not_the_papers_kappa():
+    f = fig(run("n5", rate=_rate(-1, reference="start")), run("n10", rate=_rate(1)), run("n15", rate=_rate(-1)))
+    v = C.kappa_signs(f, POLICY, expected={"n5": "-", "n10": "+", "n15": "-"})
+    assert (v.status, v.numbers["references"]["n5"]) == ("inconclusive", "start")
+    assert "would say supported" in v.evidence
+    assert C.kappa_differs(f, POLICY, labels=["n5", "n10"]).status == "inconclusive"
+
+
+@pytest.mark.parametrize("r2, lof_p, expected", [
+    (0.95, 0.4, "supported"),  # the line explains the points, no lack of fit
+    (0.3, 1e-5, "contradicted"),  # the points bend away from the line
+    (0.95, 1e-5, "inconclusive"),  # a good approximation that is detectably curved
+    (0.3, 0.4, "inconclusive"),  # noise-dominated
+])
+def test_rate_fit_holds(r2, lof_p, expected):
+    f = fig(run("a", rate=_rate(0.5, r2=r2, lof_p=lof_p)), run("b", rate=_rate(0.4)))
+    assert C.rate_fit_holds(f, POLICY, labels=["a", "b"], min_r2=0.8, alpha=0.01).status == expected
+
+
+def test_rate_fit_without_lack_of_fit_test_is_inconclusive():
+    f = fig(run("a", rate=_rate(0.5, lof_p=None) | {"lack_of_fit_reason": "one track"}))
+    v = C.rate_fit_holds(f, POLICY, labels=["a"])
+    assert v.status == "inconclusive" and "one track" in v.evidence
 
 
 # --------------------------------------------------------------------------- policy and evaluation
@@ -199,20 +240,50 @@ def test_missing_evidence_is_inconclusive():
     assert res["status"] == "inconclusive" and "quality.json is missing" in res["evidence"]
 
 
+LABEL_ARGS = ("better", "worse", "first", "second", "reference", "faster", "slower", "labels", "others")
+
+
+def claim_labels(c: C.Claim) -> set[str]:
+    used = set(c.args.get("expected", {}))
+    for key in LABEL_ARGS:
+        v = c.args.get(key, [])
+        used |= {v} if isinstance(v, str) else set(v)
+    return used
+
+
 def test_repository_claims_file_is_valid_and_matches_the_study():
     spec = C.load_claims(REPO / "config" / "claims.yaml")
     assert len(spec.claims) >= 10
     study = yaml.safe_load((REPO / "config" / "study.yaml").read_text())
+    sing = yaml.safe_load((REPO / "config" / "sing.yaml").read_text())
+    sing_figs = {e["figure"]: e for e in sing["experiments"].values()}
+    paper = study["scales"]["paper"]
     for c in spec.claims:
-        labels = {r["label"] for r in study["figures"][c.figure]["runs"]}
-        used = set()
-        for key in ("better", "worse", "first", "second", "reference"):
-            if key in c.args:
-                used.add(c.args[key])
-        for key in ("labels", "others"):
-            used |= set(c.args.get(key, []))
-        used |= set(c.args.get("expected", {}))
+        if c.figure in sing_figs:
+            labels = set(C.sing_labels(sing_figs[c.figure]))
+            name = next(k for k, e in sing["experiments"].items() if e["figure"] == c.figure)
+            paper_iters = {**sing["scales"]["paper"]["all"], **(sing["scales"]["paper"].get(name) or {})}["steps"]
+        else:
+            labels = {r["label"] for r in study["figures"][c.figure]["runs"]}
+            paper_iters = paper.get("iterations_by_figure", {}).get(c.figure, paper["train"]["iterations"])
+        used = claim_labels(c)
+        if c.rule == "not_decidable":
+            assert not used and c.args["reason"]
+            continue
         assert used and used <= labels, f"claim {c.id}: labels {used - labels} not in {c.figure}"
+        # the paper scale can decide every claim: its runs are at least as long as the claim requires
+        assert c.min_iterations(spec.policy) <= paper_iters, f"claim {c.id} needs more iterations than the paper scale"
+
+
+def test_claims_on_tracking_and_long_runs_require_the_papers_iteration_counts():
+    """The paper judges Fig. 4 and Figs. 19-22 after about 1e6 iterations and Figs. 17-18 after 6e5."""
+    spec = C.load_claims(REPO / "config" / "claims.yaml")
+    paper = yaml.safe_load((REPO / "config" / "study.yaml").read_text())["scales"]["paper"]
+    for c in spec.claims:
+        if c.figure in ("fig04", "fig05", "fig17", "fig18", "fig19", "fig20", "fig21", "fig22") and c.rule != "not_decidable":
+            want = paper.get("iterations_by_figure", {}).get(c.figure, paper["train"]["iterations"])
+            assert c.min_iterations(spec.policy) == want, c.id
+    assert spec.policy.standin_data == "qualify"
 
 
 @pytest.mark.parametrize("mutation, message", [
@@ -251,3 +322,134 @@ def test_deviations_loader_names_the_bad_field(tmp_path):
                                                     "authors_code": "", "why": "w"}]}))
     with pytest.raises(ValueError, match=r"deviations\[0\]\.authors_code"):
         report.load_deviations(path)
+
+
+# --------------------------------------------------------------------------- rules added for issue 11
+
+
+def test_faster_convergence():
+    fast = run("ours", lambda t: 1 + np.exp(-t / 10), lambda t: 0.5 - 0.5 * np.exp(-t / 10))
+    slow = run("base", lambda t: 1 + np.exp(-t / 60), lambda t: 0.5 - 0.5 * np.exp(-t / 60), seed=1)
+    kw = dict(rel_tol=0.05, blocks=20)
+    assert C.faster_convergence(fig(fast, slow), POLICY, faster="ours", slower="base", **kw).status == "supported"
+    swapped = fig(run("ours", lambda t: 1 + np.exp(-t / 60), 0.5), run("base", lambda t: 1 + np.exp(-t / 10), 0.5, seed=1))
+    assert C.faster_convergence(swapped, POLICY, faster="ours", slower="base", columns=["g_loss"], **kw).status == "contradicted"
+    same = fig(run("ours", lambda t: 1 + np.exp(-t / 30), 0.5), run("base", lambda t: 1 + np.exp(-t / 30), 0.5, seed=1))
+    assert C.faster_convergence(same, POLICY, faster="ours", slower="base", columns=["g_loss"], **kw).status == "inconclusive"
+    drifting = fig(fast, run("base", lambda t: 5 - t / 100, 0.5, seed=1))  # never settles: cannot say
+    assert C.faster_convergence(drifting, POLICY, faster="ours", slower="base", columns=["g_loss"], **kw).status == "inconclusive"
+
+
+def test_similar_trends():
+    ref = run("p1", lambda t: 1 + np.exp(-t / 50), lambda t: 0.2 + 0.3 * (1 - np.exp(-t / 50)))
+    alike = run("p2", lambda t: 2 + 1.5 * np.exp(-t / 60), lambda t: 0.1 + 0.2 * (1 - np.exp(-t / 40)), seed=1)
+    opposite = run("p2", lambda t: 2 - np.exp(-t / 50), lambda t: 0.1 + 0.2 * (1 - np.exp(-t / 40)), seed=1)
+    flat = run("p2", 2.0, 0.3, seed=1)
+    kw = dict(reference="p1", others=["p2"], min_corr=0.8)
+    assert C.similar_trends(fig(ref, alike), POLICY, **kw).status == "supported"
+    assert C.similar_trends(fig(ref, opposite), POLICY, **kw).status == "contradicted"
+    assert C.similar_trends(fig(ref, flat), POLICY, **kw).status == "contradicted"  # one moves, the other does not
+    both_flat = fig(run("p1", 1.0, 0.3), flat)
+    assert C.similar_trends(both_flat, POLICY, **kw).status == "inconclusive"
+
+
+def test_fid_rules_over_several_runs():
+    f = fig(run("L = 10", quality=_q(30, 0.010)), run("L = 50", quality=_q(40, 0.020)),
+            run("L = 100", quality=_q(50, 0.030)))
+    assert C.lower_fid(f, POLICY, better="L = 10", worse=["L = 50", "L = 100"]).status == "supported"
+    assert C.lower_fid(f, POLICY, better="L = 50", worse=["L = 10", "L = 100"]).status == "contradicted"
+    assert C.fid_ranking(f, POLICY, labels=["L = 10", "L = 50", "L = 100"]).status == "supported"
+    assert C.fid_ranking(f, POLICY, labels=["L = 10", "L = 100", "L = 50"]).status == "contradicted"
+
+
+@pytest.mark.parametrize("kid_other, kid_std, expected", [
+    (0.0202, 0.0001, "supported"),  # 1 % apart, noise small: within 10 %
+    (0.0300, 0.0001, "contradicted"),  # 50 % apart beyond the noise
+    (0.0202, 0.002, "inconclusive"),  # too noisy to show equivalence within 10 %
+])
+def test_similar_quality(kid_other, kid_std, expected):
+    f = fig(run("p = 2", quality=_q(40, 0.020, kid_std)), run("p = 5", quality=_q(41, kid_other, kid_std)))
+    assert C.similar_quality(f, POLICY, reference="p = 2", others=["p = 5"], rel_tol=0.1).status == expected
+
+
+def test_loss_order_against_several_runs():
+    f = fig(run("p = 2", 1.0, 1.0), run("p = 5", 2.0, 1.0, seed=1), run("p = 7", 3.0, 1.0, seed=2))
+    assert C.loss_order(f, POLICY, first="p = 2", second=["p = 5", "p = 7"], g_loss="<").status == "supported"
+    f = fig(run("p = 2", 1.0, 1.0), run("p = 5", 2.0, 1.0, seed=1), run("p = 7", 0.5, 1.0, seed=2))
+    assert C.loss_order(f, POLICY, first="p = 2", second=["p = 5", "p = 7"], g_loss="<").status == "contradicted"
+
+
+def _timed(label, wall, loss):
+    log = pd.DataFrame({"step": np.arange(1, len(wall) + 1), "wall_seconds": wall, "loss": loss})
+    return C.RunResult(label, label, Path("/nonexistent"), summary={"dataset": "celeba", "iterations": 4000}, log=log)
+
+
+def test_lower_loss_at_equal_time_compares_over_the_common_time_span():
+    t_sing, t_adam = np.linspace(0, 5, 50), np.linspace(0, 10, 200)
+    sing = _timed("sing, celeba", t_sing, 0.5 + np.exp(-t_sing) + 0.001 * np.sin(7 * t_sing))
+    adam = _timed("adam, celeba", t_adam, np.where(t_adam <= 5, 1.0, 0.1) + 0.001 * np.sin(7 * t_adam))
+    f = fig(sing, adam)
+    v = C.lower_loss_at_equal_time(f, POLICY, better="sing, celeba", worse=["adam, celeba"])
+    assert v.status == "supported" and v.numbers["horizon_s"] == pytest.approx(5.0)  # adam's later 0.1 is not counted
+    assert C.lower_loss_at_equal_time(f, POLICY, better="adam, celeba", worse=["sing, celeba"]).status == "contradicted"
+
+
+def test_not_decidable_is_never_downgraded_nor_counted_as_evidence():
+    spec = C.ClaimsSpec(POLICY, [C.Claim("c", "more blurry", "Fig. 5", "figX", "not_decidable", {"reason": "visual"})])
+    (res,) = C.evaluate_claims(spec, {"figX": fig(run("a", iterations=12, standin=True))})
+    assert (res["status"], res["raw_status"], res["evidence"], res["caveats"]) == ("not-decidable", "not-decidable", "visual", [])
+
+
+def test_policy_qualifies_standin_verdicts_and_uses_the_claims_own_iteration_count():
+    qualify = C.Policy(standin_data="qualify", min_iterations=100, tail=0.25, z=2.0)
+    claim = C.Claim("c", "lower G", "Fig. X", "figX", "loss_order", {"first": "a", "second": "b", "g_loss": "<"})
+    standin = {"figX": fig(run("a", 1.0, 1.0, standin=True), run("b", 2.0, 1.0, seed=1, standin=True))}
+    (res,) = C.evaluate_claims(C.ClaimsSpec(qualify, [claim]), standin)
+    assert res["status"] == "supported" and res["qualifier"] == "on stand-in data (photos-standin for cats)"
+    assert res["evidence"].startswith("supported on stand-in data")
+    # the claim's own requirement overrides the policy default: 400-iteration runs cannot decide a 1e6 claim
+    long = C.Claim(**{**claim.__dict__, "evidence": {"min_iterations": 1_000_000}})
+    (res,) = C.evaluate_claims(C.ClaimsSpec(qualify, [long]), standin)
+    assert (res["status"], res["raw_status"], res["qualifier"]) == ("inconclusive", "supported", None)
+    assert "400 generator iterations < 1000000" in res["evidence"] and res["min_iterations"] == 1_000_000
+
+
+@pytest.mark.parametrize("evidence, message", [
+    ({"min_iterations": -1}, r"evidence\.min_iterations: -1 must be an integer >= 0"),
+    ({"min_iterations": 10, "when": "x"}, r"evidence: unknown key"),
+    ({"needs": ""}, r"evidence\.needs must be a non-empty string"),
+])
+def test_load_claims_rejects_bad_evidence(tmp_path, evidence, message):
+    c = {"id": "a", "claim": "x", "where": "y", "figure": "fig10", "rule": "lower_fid",
+         "args": {"better": "a", "worse": "b"}, "evidence": evidence}
+    path = tmp_path / "claims.yaml"
+    path.write_text(yaml.safe_dump({"claims": [c]}))
+    with pytest.raises(C.ClaimSpecError, match=message):
+        C.load_claims(path)
+
+
+def test_sing_evidence_one_run_per_optimizer_and_dataset(tmp_path):
+    spec = {"experiments": {"encoder": {"figure": "sing72", "datasets": ["celeba", "cifar10"],
+                                        "optimizers": ["sing", "adam"]},
+                            "l2": {"figure": "sing71", "datasets": ["celeba"], "optimizers": ["sing", "adam"]}}}
+    d = tmp_path / "sing" / "encoder"
+    d.mkdir(parents=True)
+    rows = ["step,wall_seconds,loss,cg_residual,cosine,optimizer,dataset,d_loss"]
+    for opt, ds, loss in (("sing", "celeba.photos-standin", 0.1), ("adam", "celeba.photos-standin", 0.9),
+                          ("sing", "cifar10.photos-standin", 0.2), ("adam", "cifar10.photos-standin", 0.8)):
+        rows += [f"{k},{0.1 * k},{loss + 0.001 * (-1) ** k},,,{opt},{ds}," for k in range(1, 21)]
+    (d / "log.csv").write_text("\n".join(rows) + "\n")
+    (d / "summary.json").write_text('{"dataset": "photos-standin", "dataset_is_standin": true, '
+                                    '"stands_in_for": "celeba, cifar10", "iterations": 20}')
+    figs = C.sing_figure_evidence(tmp_path, spec)
+    assert figs["sing72"].labels == ["sing, celeba", "adam, celeba", "sing, cifar10", "adam, cifar10"]
+    assert len(figs["sing72"].run("adam, cifar10").log) == 20
+    v = C.lower_loss_at_equal_time(figs["sing72"], POLICY, better="sing, cifar10", worse=["adam, cifar10"])
+    assert v.status == "supported"
+    claims = [C.Claim("e", "x", "7.2", "sing72", "lower_loss_at_equal_time", {"better": "sing, celeba", "worse": ["adam, celeba"]}),
+              C.Claim("l", "x", "7.1", "sing71", "lower_loss_at_equal_time", {"better": "sing, celeba", "worse": ["adam, celeba"]}),
+              C.Claim("g", "x", "7.3", "sing73", "lower_loss_at_equal_time", {"better": "sing, celeba", "worse": ["adam, celeba"]})]
+    res = C.evaluate_claims(C.ClaimsSpec(C.Policy(standin_data="qualify", min_iterations=10), claims), figs)
+    assert res[0]["status"] == "supported" and res[0]["qualifier"].startswith("on stand-in data")
+    assert res[1]["status"] == "inconclusive" and "missing" in res[1]["evidence"]  # l2 did not run
+    assert res[2]["status"] == "inconclusive" and "missing" in res[2]["evidence"]  # no evidence given at all

@@ -1,10 +1,16 @@
-"""The Snakemake DAG (targets go before --config, which swallows every following word): every target resolves at every scale; the whole smoke DAG builds from a
-clean copy; changing one experiment reruns only what it affects; notebooks redraw the same file.
+"""The Snakemake DAG (targets go before --config, which swallows every following word).
+
+A figure of one scale is never taken for another: on a fresh clone (no .snakemake/ metadata) the
+dry run of each target a user types (figures/<fig>.pdf, paper/main.pdf) schedules exactly the
+training runs that target needs at `small` and `paper`, and none at `smoke` (whose results are
+committed).  The whole smoke DAG builds from a clean copy; changing one experiment reruns only
+what it affects; notebooks redraw the same file.
 
 The smoke build runs once per session in a scratch copy of the repository (tracked and
 untracked-not-ignored files, with the committed results/smoke removed so that everything is
 really trained) and prints how long it took.
 """
+import filecmp
 import os
 import re
 import shutil
@@ -31,16 +37,94 @@ def _snakemake(args, cwd, timeout=900, check=True):
     return proc
 
 
+SING = ("sing71", "sing72", "sing73")
+
+
 def all_targets(scale):
+    """What `make figures` builds at `scale`: figures/<scale>/*.pdf and the (scale-free) tables."""
     study = Study.load(scale, root=ROOT)
-    return [f"figures/{f}.pdf" for f in study.spec["figures"]] + [f"figures/{t}.tex" for t in study.spec["tables"]]
+    return ([f"figures/{scale}/{f}.pdf" for f in [*study.spec["figures"], *SING]]
+            + [f"figures/{t}.tex" for t in study.spec["tables"]])
 
 
-@pytest.mark.parametrize("scale", SCALES)
-def test_every_target_resolves_at_every_scale(scale):
-    proc = _snakemake([*all_targets(scale), "figures/sing71.pdf", "figures/sing72.pdf", "figures/sing73.pdf",
-                       "paper/main.pdf", "-n", "--cores", "2", "--config", f"scale={scale}"], cwd=ROOT)
-    assert "Nothing to be done" in proc.stdout + proc.stderr or "Job stats" in proc.stdout + proc.stderr
+def trained_runs(proc) -> set[str]:
+    """Run ids of the `train` jobs a (dry) run scheduled."""
+    return set(re.findall(r"rule train:.*?wildcards: run_id=(\S+)", proc.stdout, re.S))
+
+
+def runs_needed(study, target: str) -> set[str]:
+    """The training runs behind a figure a user types (sing72's encoder is a run of fig07, see config/sing.yaml)."""
+    fig = Path(target).stem
+    if fig in study.spec["figures"]:
+        return {s.run_id for s in study.figure_runs(fig)}
+    if fig == "sing72":
+        from sinkgan.sing_experiments import load_sing_config
+
+        cfg = load_sing_config("encoder", study.scale_name, ROOT / "config" / "sing.yaml")
+        return {study.figure_runs(cfg.encoder_figure)[cfg.encoder_index].run_id}
+    return set()
+
+
+@pytest.fixture(scope="module")
+def fresh_clone(tmp_path_factory):
+    """The tree a user clones: committed and untracked-not-ignored files, no .snakemake/ metadata."""
+    tree = copy_worktree(tmp_path_factory.mktemp("clone") / "repo")
+    assert not (tree / ".snakemake").exists()
+    return tree
+
+
+def user_targets(scale):
+    study = Study.load(scale, root=ROOT)
+    return [f"figures/{f}.pdf" for f in [*study.spec["figures"], *SING]]
+
+
+@pytest.mark.parametrize("target", user_targets("small"))
+def test_fresh_clone_small_scale_schedules_the_figures_runs(fresh_clone, target):
+    study = Study.load("small", root=fresh_clone)
+    proc = _snakemake([target, "-n", "--cores", "2", "--config", "scale=small"], cwd=fresh_clone)
+    assert trained_runs(proc) == runs_needed(study, target), proc.stdout[-3000:]
+    assert f"figures/small/{Path(target).name}" in proc.stdout  # drawn at this scale, then copied
+
+
+def test_fresh_clone_paper_scale_schedules_every_run(fresh_clone):
+    study = Study.load("paper", root=fresh_clone)
+    targets = [*user_targets("paper"), "paper/main.pdf"]
+    proc = _snakemake([*targets, "-n", "--cores", "2", "--config", "scale=paper"], cwd=fresh_clone)
+    needed = set().union(*(runs_needed(study, t) for t in targets))
+    assert needed and trained_runs(proc) == needed
+    assert "paper/paper/main.pdf" in proc.stdout
+
+
+def test_fresh_clone_slurm_profile_builds_fig22_at_paper_scale(fresh_clone):
+    """The headline command: `snakemake --profile slurm figures/fig22.pdf` (paper scale)."""
+    study = Study.load("paper", root=fresh_clone)
+    proc = _snakemake(["figures/fig22.pdf", "--profile", "slurm", "-n"], cwd=fresh_clone)
+    assert trained_runs(proc) == runs_needed(study, "figures/fig22.pdf")
+    assert len(re.findall(r"rule track:", proc.stdout)) == len(runs_needed(study, "figures/fig22.pdf"))
+    assert "rule plot:" in proc.stdout and "figures/paper/fig22.pdf" in proc.stdout
+
+
+def test_fresh_clone_smoke_scale_trains_nothing(fresh_clone):
+    proc = _snakemake([*user_targets("smoke"), "paper/main.pdf", "-n", "--cores", "2"], cwd=fresh_clone)
+    assert trained_runs(proc) == set() and "rule train:" not in proc.stdout
+    assert "rule figure_at_scale:" in proc.stdout  # the typed names are copies of figures/smoke/
+
+
+def test_a_stale_copy_of_another_scale_is_replaced(fresh_clone):
+    """figures/fig04.pdf holding anything but figures/<scale>/fig04.pdf (here: another scale's
+    figure, with no metadata to tell) is copied again; an identical copy is left alone."""
+    alias, smoke = fresh_clone / "figures" / "fig04.pdf", fresh_clone / "figures" / "smoke" / "fig04.pdf"
+    try:
+        alias.write_bytes(b"%PDF-1.4 another scale's figure\n")
+        os.utime(alias, (time.time() + 3600,) * 2)  # newer than everything: mtime alone would keep it
+        proc = _snakemake(["figures/fig04.pdf", "-n", "--cores", "2"], cwd=fresh_clone)
+        assert "rule figure_at_scale:" in proc.stdout, proc.stdout
+        alias.write_bytes(smoke.read_bytes())
+        os.utime(alias, (time.time() + 3600,) * 2)
+        proc = _snakemake(["figures/fig04.pdf", "-n", "--cores", "2", "--allowed-rules", "figure_at_scale"], cwd=fresh_clone)
+        assert "rule figure_at_scale:" not in proc.stdout, proc.stdout
+    finally:
+        alias.unlink(missing_ok=True)
 
 
 def test_unknown_scale_is_refused():
@@ -53,9 +137,9 @@ def smoke_tree(tmp_path_factory, pytestconfig):
     """A scratch copy of the repository where the whole smoke DAG was built from nothing."""
     tree = copy_worktree(tmp_path_factory.mktemp("dag") / "repo")
     shutil.rmtree(tree / "results" / "smoke", ignore_errors=True)
-    for pdf in (tree / "figures").glob("*"):
-        if pdf.name != ".gitkeep":
-            pdf.unlink()
+    shutil.rmtree(tree / "figures" / "smoke")
+    for table in (tree / "figures").glob("*.tex"):
+        table.unlink()
     # the data cache is shared with the main tree so that CI builds the stand-ins once
     (tree / "data").symlink_to(ROOT / "data") if (ROOT / "data").exists() else None
     start = time.perf_counter()
@@ -69,7 +153,7 @@ def smoke_tree(tmp_path_factory, pytestconfig):
 
 @pytest.mark.dag
 def test_smoke_dag_builds_every_figure_and_table(smoke_tree):
-    for target in all_targets("smoke") + ["figures/sing71.pdf", "figures/sing72.pdf", "figures/sing73.pdf"]:
+    for target in all_targets("smoke"):
         path = smoke_tree / target
         assert path.is_file() and path.stat().st_size > 1000, target
     study = Study.load("smoke", root=smoke_tree)
@@ -82,7 +166,9 @@ def test_smoke_dag_builds_every_figure_and_table(smoke_tree):
 @pytest.mark.dag
 @pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext (poppler-utils) not installed")
 def test_every_figure_is_stamped_with_scale_data_and_commit(smoke_tree):
-    for pdf in sorted((smoke_tree / "figures").glob("fig*.pdf")):
+    pdfs = sorted((smoke_tree / "figures" / "smoke").glob("fig*.pdf"))
+    assert len(pdfs) == 19
+    for pdf in pdfs:
         text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
         flat = " ".join(text.split())
         assert "smoke" in flat, pdf.name
@@ -100,8 +186,8 @@ def test_rebuild_from_cached_results_trains_nothing(smoke_tree):
 def test_changing_one_hyperparameter_reruns_only_its_run(smoke_tree):
     study_file = smoke_tree / "config" / "study.yaml"
     original = study_file.read_text()
-    changed = original.replace('{label: "Cats, eps = 0.01", dataset: cats, eps: 0.01, batch_size: 64}',
-                               '{label: "Cats, eps = 0.01", dataset: cats, eps: 0.02, batch_size: 64}')
+    changed = original.replace('{label: "Cats, eps = 0.01", dataset: cats, p: 2.0, eps: 0.01,',
+                               '{label: "Cats, eps = 0.01", dataset: cats, p: 2.0, eps: 0.02,')
     assert changed != original
     try:
         study_file.write_text(changed)
@@ -123,7 +209,7 @@ def test_notebook_from_command_line_makes_the_rules_file(smoke_tree, tmp_path, n
     env = {**scratch_env(smoke_tree), "FIGURE": figure, "SCALE": "smoke", "FIGURE_OUT": str(out)}
     subprocess.run([sys.executable, str(smoke_tree / "code" / "notebooks" / notebook)], env=env, check=True,
                    capture_output=True, cwd=smoke_tree, timeout=300)
-    assert out.read_bytes() == (smoke_tree / "figures" / f"{figure}.pdf").read_bytes()
+    assert filecmp.cmp(out, smoke_tree / "figures" / "smoke" / f"{figure}.pdf", shallow=False)  # no slow bytes diff
 
 
 @pytest.mark.dag
@@ -131,7 +217,70 @@ def test_notebook_from_command_line_makes_the_rules_file(smoke_tree, tmp_path, n
 @pytest.mark.skipif(shutil.which("latexmk") is None, reason="latexmk not installed (make system-deps)")
 def test_paper_builds_at_smoke_scale(smoke_tree):
     _snakemake(["paper/main.pdf", "--cores", "2", "--config", "scale=smoke"], cwd=smoke_tree, timeout=900)
-    pdf = smoke_tree / "paper" / "main.pdf"
+    pdf = smoke_tree / "paper" / "smoke" / "main.pdf"
     assert pdf.is_file() and pdf.stat().st_size > 10000
+    assert filecmp.cmp(smoke_tree / "paper" / "main.pdf", pdf, shallow=False)
     claims = yaml.safe_load((smoke_tree / "results" / "smoke" / "claims.json").read_text())
     assert claims
+
+
+@pytest.mark.dag
+def test_rerunning_the_same_command_after_a_killed_run_finishes_it(tmp_path):
+    """SIGKILL of a local `snakemake` mid-job leaves incomplete outputs and a stale lock; the README
+    says "rerun the same command" (profiles/default: rerun-incomplete; common.smk: stale lock)."""
+    tree = copy_worktree(tmp_path / "repo")
+    run = "cats.photos-standin-seqsgda-p2-eps1-L10-m16-nc10-it12"
+    shutil.rmtree(tree / "results" / "smoke" / run)
+    target = f"results/smoke/{run}/summary.json"
+    env = scratch_env(tree)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # the `sinkgan` command
+    first = subprocess.Popen(SNAKEMAKE + [target, "--cores", "1"], cwd=tree, env=env, start_new_session=True,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not (tree / "results" / "smoke" / run / "config.yaml").exists() and time.time() < deadline:
+        time.sleep(0.5)
+    os.killpg(first.pid, 9)
+    first.wait()
+    assert any((tree / ".snakemake" / "locks").iterdir()), "the killed run left no lock: nothing was tested"
+    again = _snakemake([target, "--cores", "1"], cwd=tree, timeout=600)
+    assert (tree / target).is_file(), again.stdout[-2000:]
+
+
+def _tracked_bytes(tree: Path) -> dict[str, bytes]:
+    out = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout.decode()
+    return {rel: (tree / rel).read_bytes() for rel in filter(None, out.split("\0")) if (tree / rel).is_file()}
+
+
+@pytest.mark.dag
+@pytest.mark.latex
+@pytest.mark.skipif(shutil.which("latexmk") is None, reason="latexmk not installed (make system-deps)")
+def test_make_paper_on_a_fresh_clone_leaves_the_tree_clean(tmp_path):
+    """`make paper` (snakemake paper/main.pdf, smoke) on a fresh clone builds the report from the
+    committed results and rewrites none of them: no FID, no redrawn figure, the same claims.json."""
+    tree = copy_worktree(tmp_path / "repo")
+    now = time.time()  # git's checkout order: inputs newer than the outputs made from them (all in the past)
+    for path in tree.rglob("*"):
+        if path.is_file() and ".git" not in path.parts:
+            os.utime(path, (now - (60 if "results" in path.parts else 120),) * 2)
+    before = _tracked_bytes(tree)
+    proc = _snakemake(["paper/main.pdf", "--cores", "2"], cwd=tree, timeout=900)
+    assert (tree / "paper" / "smoke" / "main.pdf").is_file()
+    for rule in ("rule train:", "rule quality:", "rule track:", "rule plot:", "rule table:", "rule sing_experiment:"):
+        assert rule not in proc.stdout, f"{rule} ran on a fresh clone"
+    changed = [rel for rel, data in before.items() if (tree / rel).read_bytes() != data]
+    assert not changed, f"make paper rewrote committed files: {changed[:10]}"
+
+
+def test_html_report_holds_every_figure_with_its_caption(fresh_clone, tmp_path):
+    """`snakemake --report report.html`: one page with every figure and table of the scale, and the
+    paper's caption of each (report() outputs of the plot and table rules)."""
+    out = tmp_path / "report.html"
+    _snakemake(["--report", str(out)], cwd=fresh_clone, timeout=600)
+    html = out.read_text(errors="replace")
+    study = Study.load("smoke", root=fresh_clone)
+    captions = yaml.safe_load((fresh_clone / "paper" / "captions.yaml").read_text())
+    for name in [*study.spec["figures"], *SING]:
+        assert f"{name}.pdf" in html, name
+    for name in study.spec["tables"]:
+        assert f"{name}.tex" in html, name
+    assert captions["fig04"] in html and captions["fig22"][:40] in html

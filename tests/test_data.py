@@ -216,17 +216,22 @@ def test_cifar10_loader_reads_batches(tmp_path):
 
 
 def test_celeba_loader_center_crops(tmp_path):
+    """The central 160x160 square of a 178x218 image (the authors' crop_size): here a grey square
+    whose outer 10-pixel ring is brighter, inside a black border."""
     folder = tmp_path / "celeba" / "img_align_celeba"
     folder.mkdir(parents=True)
     for i in range(3):
-        a = np.zeros((218, 178, 3), dtype=np.uint8)  # black border, grey central 140x140 square
-        a[39:179, 19:159] = 60 * (i + 1)
+        a = np.zeros((218, 178, 3), dtype=np.uint8)
+        a[29:189, 9:169] = 200  # the 160x160 central square: its ring ...
+        a[39:179, 19:159] = 60 * (i + 1)  # ... around a 140x140 core
         Image.fromarray(a).save(folder / f"{i + 1:06d}.jpg", quality=100)
     ds = load_dataset("celeba", tmp_path)
     assert ds.images.shape == (3, 3, 32, 32)
     u = (ds.images + 1) * 127.5
-    for i in range(3):  # the crop is exactly the grey square: no black border left
-        assert (u[i] - 60 * (i + 1)).abs().max().item() < 6
+    for i in range(3):  # the crop is exactly the 160 square: ring on its edge, core in its middle, no black
+        assert (u[i, :, 0, :] - 200).abs().max().item() < 6
+        assert (u[i, :, :, -1] - 200).abs().max().item() < 6
+        assert (u[i, :, 8:24, 8:24] - 60 * (i + 1)).abs().max().item() < 6
 
 
 def _make_cat(folder: Path, stem: str, size: tuple[int, int], points: list[tuple[int, int]]) -> None:

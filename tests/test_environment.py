@@ -22,3 +22,84 @@ def test_environment_yml_installs_requirements_txt():
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     assert "-r requirements.txt" in pip
     assert "python=3.11" in env["dependencies"]
+
+
+def _requirements() -> dict[str, str]:
+    pins = {}
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name, version = line.split("==")
+            pins[_norm(name)] = version
+    return pins
+
+
+def _norm(name: str) -> str:
+    import re
+
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+TEST_ONLY = {"pytest", "pytest-timeout"}
+
+
+def test_rule_conda_environment_pins_requirements_txt():
+    """code/envs/sinkgan.yaml (the rules' conda environment) lists exactly the runtime pins of requirements.txt:
+    it cannot use `-r requirements.txt`, because Snakemake copies the file before conda reads it."""
+    env = yaml.safe_load((ROOT / "code" / "envs" / "sinkgan.yaml").read_text())
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    pinned = {_norm(p.split("==")[0]): p.split("==")[1] for p in pip}
+    assert pinned == {k: v for k, v in _requirements().items() if k not in TEST_ONLY}
+    assert "python=3.11" in env["dependencies"]
+
+
+def _pyproject() -> dict:
+    import tomllib
+
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+
+
+def test_every_pin_is_a_declared_dependency_and_back():
+    project = _pyproject()
+    declared = {_norm(d) for d in project["dependencies"]}
+    declared |= {_norm(d) for extra in project["optional-dependencies"].values() for d in extra}
+    assert declared == set(_requirements())
+
+
+def _third_party_imports() -> set[str]:
+    import ast
+    import sys
+
+    files = [*(ROOT / "code").rglob("*.py"), *(ROOT / "code" / "rules").glob("*.smk")]
+    names = set()
+    for path in files:
+        if path.suffix == ".smk":  # Snakemake syntax: only its import lines are Python
+            source = "\n".join(l for l in path.read_text().splitlines() if l.startswith(("import ", "from ")))
+        else:
+            source = path.read_text()
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Import):
+                names |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split(".")[0])
+    return {n for n in names if n not in sys.stdlib_module_names and n not in ("sinkgan", "__future__")}
+
+
+#: Imports whose distribution comes with a declared one (IPython with ipykernel).
+PROVIDED_BY = {"IPython": "ipykernel"}
+
+
+def test_every_imported_package_is_declared():
+    """Each third-party package the code imports is a dependency (or extra) in pyproject.toml."""
+    from importlib.metadata import packages_distributions
+
+    project = _pyproject()
+    declared = {_norm(d) for d in project["dependencies"]}
+    declared |= {_norm(d) for extra in project["optional-dependencies"].values() for d in extra}
+    dists = packages_distributions()
+    missing = []
+    for name in sorted(_third_party_imports()):
+        candidates = {_norm(d) for d in dists.get(name, [])} | ({PROVIDED_BY[name]} if name in PROVIDED_BY else set())
+        if not candidates & declared:
+            missing.append(f"{name} ({', '.join(sorted(candidates)) or 'not installed'})")
+    assert not missing, f"imported but not in pyproject.toml: {missing}"

@@ -3,6 +3,7 @@
 The offline extractor runs the full Inception graph on CPU (~0.3 s per image), so these tests
 use 8 images per side.
 """
+import json
 import re
 
 import pytest
@@ -87,3 +88,55 @@ def test_uint8_conversion_inverts_the_data_loaders_map_and_repeats_gray():
     assert torch.equal(back[:, 0], u[:, 0]) and torch.equal(back[:, 2], u[:, 0])
     with pytest.raises(ValueError, match="expected"):
         Q.to_uint8_rgb(torch.zeros(2, 4, 8, 8))
+
+
+def test_real_features_are_cached_only_when_asked(offline, tmp_path, monkeypatch):
+    """The curve extracts the real side once; torch-fidelity caches input2 under the given folder.
+    (Checked once with the real extractor: cached and uncached scores agree; too slow for CI.)"""
+    import torch_fidelity
+
+    calls = []
+    monkeypatch.setattr(torch_fidelity, "calculate_metrics", lambda **kw: calls.append(kw) or {
+        "frechet_inception_distance": 1.0, "kernel_inception_distance_mean": 0.1, "kernel_inception_distance_std": 0.0})
+    Q.compute_quality(_smooth_images(2), _smooth_images(2), offline)
+    Q.compute_quality(_smooth_images(2), _smooth_images(2), offline, real_cache=tmp_path)
+    assert calls[0]["cache"] is False and "cache_root" not in calls[0]
+    assert (calls[1]["cache"], calls[1]["cache_root"], calls[1]["input2_cache_name"]) == (True, str(tmp_path), "real")
+    assert calls[1].get("input1_cache_name") is None  # the generated side is never cached
+
+
+TINY = dict(dataset="digits", arch="dcgan", ngf=4, ndf=4, critic_dim=8, z_dim=8, batch_size=8, n_critic=2,
+            iterations=3, max_images=64, log_every=1, sample_every=3, checkpoint_every=3, device="cpu", n_grid=8)
+
+
+def test_quality_is_a_curve_over_the_generators_the_run_keeps(tmp_path, monkeypatch):
+    """Fig. 10: IS/FID over training -- every kept snapshot, then the final generator, same latents."""
+    from sinkgan.config import TrainConfig, validate
+    from sinkgan.train import train
+
+    cfg = validate(TrainConfig, {**TINY, "data_root": str(tmp_path / "data"), "name": "tiny"})
+    run_dir = tmp_path / "run"
+    train(cfg, run_dir, progress=False, scale="smoke")
+    final = torch.load(run_dir / "generator.pt", weights_only=True)["state_dict"]
+    early = {k: (v * 0.5 if v.is_floating_point() else v) for k, v in final.items()}
+    (run_dir / "snapshots").mkdir()
+    torch.save({"state_dict": early, "iteration": 1, "gen_updates": 1}, run_dir / "snapshots" / "generator_0000001.pt")
+    torch.save({"state_dict": final, "iteration": 3, "gen_updates": 3}, run_dir / "snapshots" / "generator_0000003.pt")
+
+    caches = []
+
+    def fake_quality(fake, real, extractor, device="cpu", batch_size=64, real_cache=None):
+        caches.append(real_cache)
+        v = float(fake.abs().mean())
+        return {"fid": v, "kid_mean": v / 100, "kid_std": 0.0, "is_mean": None, "is_std": None,
+                "is_unavailable_reason": "no logits", "kid_subset_size": len(fake)}
+
+    monkeypatch.setattr(Q, "compute_quality", fake_quality)
+    monkeypatch.setattr(Q, "resolve_extractor", lambda choice, weights_path=None: Q.Extractor(
+        "offline", "x", "w", "0" * 64, False, "test"))
+    q = Q.quality_for_run(run_dir, "smoke", out=tmp_path / "quality.json", device="cpu", n_samples=4)
+    assert [(p["iteration"], p["gen_updates"], p["source"]) for p in q["curve"]] == [
+        (1, 1, "snapshots/generator_0000001.pt"), (3, 3, "generator.pt")]  # the final snapshot is generator.pt
+    assert q["fid"] == q["curve"][-1]["fid"] != q["curve"][0]["fid"]
+    assert len(set(caches)) == 1 and caches[0] is not None  # one real-feature cache for the whole curve
+    assert json.loads((tmp_path / "quality.json").read_text())["curve"] == q["curve"]

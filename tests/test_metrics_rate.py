@@ -61,3 +61,20 @@ def test_fit_from_frame_and_input_errors():
         fit_rate([-1, 2, 3], [1, 2, 3], [0.5, 0.5, 0.5])
     with pytest.raises(ValueError, match="equal length"):
         fit_rate([1, 2], [1, 2, 3], [0.5, 0.5, 0.5])
+
+
+def test_lack_of_fit_accepts_a_line_and_rejects_a_curve():
+    et, ep, s = _power_law(0.5, -2.0, noise=0.05, seed=4)
+    line = fit_rate(et, ep, s)
+    assert line.lack_of_fit_df == (40 - 2, 3 * 40 - 40)  # c = 40 update counts, 3 tracks each
+    assert line.lack_of_fit_p > 0.01
+    x = np.log(np.maximum(et + ep, 1))
+    bent = s * np.exp(-0.3 * (x - x.mean()) ** 2)  # log(1/SSIM) gains a quadratic term in x, same noise
+    curve = fit_rate(et, ep, bent)
+    assert curve.lack_of_fit_p < 1e-6 and curve.lack_of_fit_f > line.lack_of_fit_f
+
+
+def test_lack_of_fit_needs_replicated_tracks():
+    single = fit_rate(*_power_law(0.5, -2.0, tracks=1))
+    assert single.kappa is not None and single.lack_of_fit_p is None
+    assert "repeated tracks" in single.lack_of_fit_reason

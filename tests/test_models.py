@@ -260,3 +260,72 @@ def test_forward_compiles_as_one_graph(arch):
     torch.testing.assert_close(out, ref)
     for k, v in d.state_dict().items():
         torch.testing.assert_close(v, d_ref.state_dict()[k])
+
+
+# ----------------------------------------------------------------------------- the authors' networks
+# Parameter counts of the authors' networks (miqbal23/sinkhorngan-positive, modules/network/sn_dcgan.py
+# and sn_resnet.py) at ngf = ndf = 64, z_dim = critic_dim = 100, as recorded in docs/paper-map.md.
+AUTHORS_PARAMS = {("dcgan", 1): (1_066_880, 1_065_984), ("resnet", 3): (327_619, 271_204)}
+
+
+@pytest.mark.parametrize("arch, channels", sorted(AUTHORS_PARAMS))
+def test_parameter_counts_match_the_authors_networks(arch, channels):
+    n = lambda m: sum(p.numel() for p in m.parameters() if p.requires_grad)
+    assert (n(build_generator(arch, channels)), n(build_discriminator(arch, channels))) == AUTHORS_PARAMS[arch, channels]
+
+
+def test_resnet_generator_shortcut_is_a_plain_upsample():
+    g = build_generator("resnet", 3, z_dim=Z_DIM, ngf=NGF)
+    x = torch.randn(2, NGF, 4, 4)
+    for block in (g.block1, g.block2, g.block3):
+        assert list(block.shortcut.parameters()) == []
+        torch.testing.assert_close(block.shortcut(x), x.repeat_interleave(2, 2).repeat_interleave(2, 3))
+
+
+def _fans(w: torch.Tensor) -> tuple[int, int]:
+    receptive = w[0, 0].numel() if w.dim() > 2 else 1
+    return w.shape[1] * receptive, w.shape[0] * receptive
+
+
+def _assert_uniform_with_bound(w: torch.Tensor, bound: float, name: str) -> None:
+    """Weights drawn from U(-bound, bound): none beyond it, and (with >= 100 draws) some close to it."""
+    assert w.numel() >= 100, name
+    top = w.detach().abs().max().item()
+    assert 0.9 * bound <= top <= bound * (1 + 1e-6), (name, top, bound)
+
+
+def test_resnet_initialisation_gains_are_the_authors():
+    """Xavier-uniform, bound gain * sqrt(6 / (fan_in + fan_out)): gain sqrt(2) on the discriminator's
+    1x1 shortcut convolutions, 1 everywhere else; biases keep PyTorch's U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
+    torch.manual_seed(8)
+    nets = (build_generator("resnet", 3, z_dim=Z_DIM, ngf=NGF),
+            build_discriminator("resnet", 3, ndf=NDF, critic_dim=CRITIC_DIM, spectral_norm=False))
+    shortcut_convs = 0
+    for net in nets:
+        for name, m in net.named_modules():
+            if not isinstance(m, (nn.Conv2d, nn.Linear)):
+                continue
+            fan_in, fan_out = _fans(m.weight)
+            gain = 2 ** 0.5 if ".shortcut." in f".{name}." else 1.0
+            shortcut_convs += gain > 1
+            if m.weight.numel() >= 100:
+                _assert_uniform_with_bound(m.weight, gain * (6 / (fan_in + fan_out)) ** 0.5, name)
+            assert m.bias is not None and m.bias.abs().max() <= fan_in ** -0.5, name
+            assert m.bias.abs().max() > 0, name  # not zeroed
+    assert shortcut_convs == 2  # first block and the down-sampling block of D
+
+
+def test_dcgan_initialisation_is_the_authors():
+    """G: conv weights ~ N(0, 0.02), BN weights ~ N(1, 0.02); D: PyTorch's default
+    Kaiming-uniform (a = sqrt 5), i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in)); no biases anywhere."""
+    torch.manual_seed(9)
+    g = build_generator("dcgan", 1, z_dim=Z_DIM, ngf=NGF)
+    d = build_discriminator("dcgan", 1, ndf=NDF, critic_dim=CRITIC_DIM, spectral_norm=False)
+    convt = torch.cat([m.weight.detach().flatten() for m in g.modules() if isinstance(m, nn.ConvTranspose2d)])
+    assert convt.mean().abs() < 0.002 and convt.std() == pytest.approx(0.02, rel=0.05)
+    bn = torch.cat([m.weight.detach() for m in g.modules() if isinstance(m, nn.BatchNorm2d)])
+    assert (bn - 1).abs().max() < 0.1 and bn.std() > 0.005
+    for name, m in d.named_modules():
+        if isinstance(m, nn.Conv2d):
+            _assert_uniform_with_bound(m.weight, _fans(m.weight)[0] ** -0.5, name)
+    assert all(m.bias is None for net in (g, d) for m in net.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)))

@@ -85,14 +85,14 @@ def synthetic_repo(tmp: Path, *, skip_figure: str | None = None):
     shutil.copytree(REPO / "config", tmp / "config")
     shutil.copytree(REPO / "paper", tmp / "paper", ignore=shutil.ignore_patterns("build", "generated", "main.pdf"))
     (tmp / "paper" / "generated").mkdir()
+    (tmp / "figures" / "smoke").mkdir(parents=True)
     raw = yaml.safe_load((tmp / "config" / "study.yaml").read_text())
     study = Study.load("smoke", root=tmp)
     rng = np.random.default_rng(0)
-    (tmp / "figures").mkdir()
     sing = report.requested_sing_figures(raw, "smoke", report.sing_spec(tmp))
     for fig in report.paper_figures(raw) + sing:
         if fig != skip_figure:
-            (tmp / "figures" / f"{fig}.pdf").write_bytes(tiny_pdf())
+            (tmp / "figures" / "smoke" / f"{fig}.pdf").write_bytes(tiny_pdf())
     for fig in report.paper_figures(raw):
         kind = raw["figures"][fig]["kind"]
         for spec in study.figure_runs(fig):
@@ -118,12 +118,11 @@ def test_generated_sources_and_claims_json(tmp_path):
     doc = json.loads((root / "results" / "smoke" / "claims.json").read_text())
     assert len(doc["claims"]) == len(results) >= 10
     assert sum(doc["counts"].values()) == len(results)
-    # synthetic runs are stand-ins: nothing may be decided
-    assert {c["status"] for c in doc["claims"]} == {"inconclusive"}
-    assert all("stand-in" in c["evidence"] for c in doc["claims"])
+    # synthetic runs are a few iterations long: nothing may be decided, visual statements are not decidable
+    assert {c["status"] for c in doc["claims"]} == {"inconclusive", "not-decidable"}
     for name in report.GENERATED:
-        assert (root / "paper" / "generated" / f"{name}.tex").is_file()
-    macros = (root / "paper" / "generated" / "macros.tex").read_text()
+        assert (root / "paper" / "generated" / "smoke" / f"{name}.tex").is_file()
+    macros = (root / "paper" / "generated" / "smoke" / "macros.tex").read_text()
     assert r"\newcommand{\ReproScale}{smoke}" in macros
     assert r"\ReproDef{fig22/n_critic = 5/kappa}" in macros
     # the CPU-hours total is the runs' wall_seconds: 4 s per unique run
@@ -137,9 +136,10 @@ def test_sing_requested_only_from_study():
     sing = {"experiments": {"l2": {"figure": "sing71"}, "enc": {"figure": "sing72"}}, "scales": {"small": {}}}
     assert report.requested_sing_figures(raw, "smoke", sing) == []
     assert report.requested_sing_figures(raw, "small", sing) == ["sing71", "sing72", "sing73"]
-    tex = report.render_sing({}, ["sing72"])
-    assert "\\IfFileExists{../figures/sing71.pdf}" in tex  # optional: shown only when present
-    assert "\\IfFileExists{../figures/sing72.pdf}" not in tex  # requested: required
+    tex = report.render_sing({}, ["sing72"], "small")
+    assert "\\IfFileExists{../figures/small/sing71.pdf}" in tex  # optional: shown only when present
+    assert "\\IfFileExists{../figures/small/sing72.pdf}" not in tex  # requested: required
+    assert "{small/sing72.pdf}" in tex  # the figure of the report's own scale
 
 
 @pytest.mark.parametrize("log, expected", [
@@ -164,14 +164,15 @@ def test_check_latex_log_clean():
 def test_paper_builds_clean(tmp_path):
     root, study = synthetic_repo(tmp_path)
     _generate(root, study)
-    pdf = report.build_paper(root / "paper")
+    pdf = report.build_paper(root / "paper", scale="smoke")
+    assert pdf == root / "paper" / "smoke" / "main.pdf"
     assert pdf.is_file() and pdf.read_bytes().startswith(b"%PDF")
-    log = (root / "paper" / "build" / "main.log").read_text(errors="replace")
+    log = (root / "paper" / "build" / "smoke.log").read_text(errors="replace")
     assert report.check_latex_log(log) == []
     # deterministic: a second build from scratch gives the same bytes
     first = pdf.read_bytes()
     shutil.rmtree(root / "paper" / "build")
-    assert report.build_paper(root / "paper").read_bytes() == first
+    assert report.build_paper(root / "paper", scale="smoke").read_bytes() == first
 
 
 @pytest.mark.latex
@@ -181,3 +182,128 @@ def test_paper_build_fails_on_missing_figure(tmp_path):
     _generate(root, study)
     with pytest.raises(RuntimeError, match="fig13"):
         report.build_paper(root / "paper")
+
+
+@pytest.mark.latex
+@pytest.mark.skipif(not HAVE_LATEXMK, reason="latexmk/pdflatex not installed")
+def test_report_of_one_scale_shows_that_scales_figures_only(tmp_path):
+    """The report at a scale includes figures/<scale>/ and generated/<scale>/: with the smoke
+    figures present and no small-scale ones, the small report fails on a missing figure."""
+    root, study = synthetic_repo(tmp_path)
+    _generate(root, study)
+    # the generated files of a (pretend) small-scale scorecard: the same text, rendered for `small`
+    (root / "paper" / "generated" / "small").mkdir()
+    for f in (root / "paper" / "generated" / "smoke").iterdir():
+        (root / "paper" / "generated" / "small" / f.name).write_text(f.read_text().replace("smoke/fig", "small/fig"))
+    with pytest.raises(RuntimeError, match=r"small/fig04"):
+        report.build_paper(root / "paper", scale="small")
+    with pytest.raises(RuntimeError, match="generated/paper"):
+        report.build_paper(root / "paper", scale="paper")
+
+
+def test_paper_inputs_are_scale_specific():
+    for scale in ("smoke", "small"):
+        figs = report.paper_inputs(scale, REPO)["figures"]
+        assert figs and all(f.startswith(f"figures/{scale}/") for f in figs), figs
+
+
+# --------------------------------------------------------------------------- issue 14, items 5-8
+
+
+def test_preamble_uses_t1_and_bars_print_as_bars():
+    """OT1 prints `|` as an em-dash: the preamble selects T1 and the escaper writes \\textbar."""
+    main = (REPO / "paper" / "main.tex").read_text()
+    assert re.search(r"^\\usepackage\[T1\]\{fontenc\}", main, re.M)
+    tex = report.latex_escape("|D(x) - D(y)|^p")
+    assert "|" not in tex and tex.count(r"\textbar{}") == 2
+
+
+def test_long_paths_may_break_in_typewriter_type():
+    tex = report.deviations_latex([report.Deviation("a.b", "code/sinkgan/sinkhorn_fused.py", "x", "y", "z")])
+    assert r"sinkgan/\allowbreak{}sinkhorn\_\allowbreak{}fused.\allowbreak{}py" in tex
+
+
+def test_hyperparameter_paper_column_is_the_papers_never_a_code_default():
+    from sinkgan.config import TrainConfig
+
+    raw = report.study_raw(REPO)
+    tex = report.render_setup(raw, "smoke", {}, {"data": {}})
+    tex = tex[tex.index("Setting & Paper & This scale"):tex.index("Hardware and compute")]
+    rows = {m.group(1).replace(r"\_", "_"): m.group(2)
+            for m in re.finditer(r"^\\texttt\{([^}]*)\} & (.*?) & ", tex, re.M)}
+    assert set(rows) == set(report.SETUP_KEYS)
+    defaults = TrainConfig().to_dict()
+    for key, cell in rows.items():
+        if key in report.PAPER_HYPERPARAMETERS:
+            assert cell != r"\emph{not stated}"
+        else:  # the paper is silent: say so, whatever the code's default is
+            assert cell == r"\emph{not stated}", (key, cell, defaults.get(key))
+    assert "1,000,000" in rows["iterations"] and str(defaults["iterations"]) not in rows["iterations"].split()
+
+
+def test_figure_verdict_over_claims():
+    assert report.figure_verdict([]) == "not-decidable"
+    assert report.figure_verdict(["not-decidable"]) == "not-decidable"
+    assert report.figure_verdict(["supported", "not-decidable"]) == "supported"
+    assert report.figure_verdict(["supported", "inconclusive"]) == "inconclusive"
+    assert report.figure_verdict(["supported", "contradicted", "inconclusive"]) == "contradicted"
+
+
+def test_commit_mismatch():
+    assert report.commit_mismatch("4a47b51", ["4a47b51cafe"]) == ""
+    assert "MISMATCH" in report.commit_mismatch("cba79fc", ["4a47b51"])
+    assert "4a47b51" in report.commit_mismatch("cba79fc", ["4a47b51"])
+    assert report.commit_mismatch("4a47b51+dirty", ["4a47b51"])  # uncommitted code is not the results' code
+
+
+def test_summary_environment_compute_and_provenance(tmp_path):
+    """The generated report: a summary row with a verdict for every figure, the header's two
+    commits with the mismatch flagged, the environment and compute tables, figure notes."""
+    root, study = synthetic_repo(tmp_path)
+    results = _generate(root, study)
+    gen = root / "paper" / "generated" / "smoke"
+    summary = (gen / "summary.tex").read_text()
+    raw = yaml.safe_load((root / "config" / "study.yaml").read_text())
+    for fig in report.paper_figures(raw, "smoke"):
+        row = next((ln for ln in summary.splitlines() if ln.startswith(rf"\hyperref[fig:{fig}]")), None)
+        assert row is not None, fig
+        related = [c["status"] for c in results if c["figure"] == fig]
+        assert rf"\ClaimStatus{{{report.figure_verdict(related)}}}" in row
+    macros = (gen / "macros.tex").read_text()
+    # synthetic runs record commit 0123456789ab; the report is built at "synthetic"
+    assert r"\newcommand{\ReproResultsCommits}{0123456789ab}" in macros
+    assert re.search(r"\\newcommand\{\\ReproCommitMismatch\}\{MISMATCH[^}]+\}", macros)
+    main = (root / "paper" / "main.tex").read_text()
+    assert r"\ReproCommit" in main and r"\ReproResultsCommits" in main and r"\ReproCommitMismatch" in main
+    setup = (gen / "setup.tex").read_text()
+    assert "Training runs & Report build" in setup and "Python" in setup
+    assert r"Evaluation: FID/KID & \emph{not recorded}" in setup  # synthetic quality.json has no wall time
+    assert "Estimated training hours" in setup and r"\texttt{paper}" in setup
+    figures = (gen / "figures.tex").read_text()
+    notes = yaml.safe_load((root / "paper" / "figure_notes.yaml").read_text())
+    for fig in report.paper_figures(raw, "smoke"):
+        assert report.latex_text(notes[fig]) in figures, fig
+
+
+def test_compute_estimate_scales_seconds_per_iteration():
+    from sinkgan import claims as C
+
+    r = C.RunResult("a", "a", Path("/x/a"), summary={"wall_seconds": 6.0, "iterations": 12})
+    raw = {"figures": {"fig04": {}, "fig17": {}},
+           "scales": {"smoke": {"train": {"iterations": 12}},
+                      "paper": {"train": {"iterations": 1000}, "iterations_by_figure": {"fig17": 600}}}}
+    est = report.compute_estimate(raw, "smoke", {"fig04": C.FigureEvidence("fig04", [r]),
+                                                 "fig17": C.FigureEvidence("fig17", [r])})
+    assert est == [{"scale": "paper", "runs": 1, "iterations": 1000, "hours": 0.5 * 1000 / 3600}]
+
+
+def test_degenerate_results_listed_per_figure(tmp_path):
+    from sinkgan import claims as C
+    import pandas as pd
+
+    log = pd.DataFrame({"g_loss": [1.0, 1.0, 1.0], "d_loss": [0.5, 0.4, 0.3]})
+    fe = C.FigureEvidence("fig04", [C.RunResult("ours", "r", tmp_path, log=log)], {"kind": "losses"})
+    notes = report.degenerate_results({"fig04": fe})
+    assert any("G loss is constant" in n for n in notes["fig04"])
+    tex = report.render_figures({"fig04": fe}, {}, [], C.Policy(), "smoke", {}, notes)
+    assert r"\paragraph{Degenerate results.}" in tex and "G loss is constant" in tex

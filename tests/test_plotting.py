@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from PIL import Image
 
 from sinkgan import plotting
@@ -29,14 +30,16 @@ SCALE = "smoke"
 FAKE_COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 
-def fabricate_run(run_dir: Path, spec, scale: str, seed: int, rows: int = 30) -> None:
-    """Write the files of a finished run for ``spec`` (a RunSpec) into ``run_dir``."""
+def fabricate_run(run_dir: Path, spec, scale: str, seed: int, rows: int = 30, config: dict | None = None,
+                  g_loss=None) -> None:
+    """Write the files of a finished run for ``spec`` (a RunSpec) into ``run_dir``; ``config``: fields
+    of its config.yaml (what ran), ``g_loss``: the generator-loss column."""
     rng = np.random.default_rng(seed)
     (run_dir / "samples").mkdir(parents=True, exist_ok=True)
     it = np.arange(1, rows + 1)
     pd.DataFrame({
         "iteration": it, "gen_updates": it, "critic_updates": it * spec.config.n_critic,
-        "g_loss": 5 * np.exp(-it / 10) + 0.2 * rng.standard_normal(rows),
+        "g_loss": 5 * np.exp(-it / 10) + 0.2 * rng.standard_normal(rows) if g_loss is None else g_loss,
         "d_loss": -5 * np.exp(-it / 10) + 0.2 * rng.standard_normal(rows),
         "wall_seconds": it * 0.5,
     }).to_csv(run_dir / "log.csv", index=False)
@@ -52,7 +55,7 @@ def fabricate_run(run_dir: Path, spec, scale: str, seed: int, rows: int = 30) ->
         "commit": FAKE_COMMIT, "torch": "test",
     }
     (run_dir / "summary.json").write_text(json.dumps(summary))
-    (run_dir / "config.yaml").write_text(f"name: {spec.run_id}\narch: {spec.config.arch}\n")
+    (run_dir / "config.yaml").write_text(yaml.safe_dump({"name": spec.run_id, "arch": spec.config.arch, **(config or {})}))
 
 
 @pytest.fixture
@@ -96,7 +99,7 @@ def test_notebook_writes_stamped_deterministic_pdf(results_root, fig, kind):
     specs = fabricate(fig)
     first = run_notebook(kind, fig, root)
     assert first.returncode == 0, first.stderr
-    pdf = root / "figures" / f"{fig}.pdf"
+    pdf = root / "figures" / "smoke" / f"{fig}.pdf"
     assert pdf.is_file() and pdf.stat().st_size > 1000
     assert pdf.read_bytes().startswith(b"%PDF")
     assert b"CreationDate" not in pdf.read_bytes()
@@ -110,7 +113,9 @@ def test_notebook_writes_stamped_deterministic_pdf(results_root, fig, kind):
         assert "STAND-IN for" in text
         assert FAKE_COMMIT[:12] in text
         for spec in specs:
-            assert spec.label in text
+            assert plotting.run_label(spec).removeprefix(f"{plotting.dataset_title(spec, None)}, ") in text
+            if "m = " in spec.label:  # the values that ran: the smoke scale's batch sizes, the paper's beside them
+                assert f"m = {spec.config.batch_size} (paper: {spec.overrides['batch_size']:g})" in text
 
 
 @pytest.mark.parametrize("fig", [f for f in Study.load(SCALE).figures("losses") + Study.load(SCALE).figures("samples")])
@@ -127,6 +132,8 @@ def test_every_losses_and_samples_figure_draws(results_root, monkeypatch, fig):
 
     def fake_save(figure, path):
         captured["texts"] = [t.get_text() for t in figure.findobj(plt.Text)]
+        captured["sizes"] = {t.get_fontsize() for t in figure.findobj(plt.Text) if t.get_text().strip()}
+        captured["width"] = figure.get_size_inches()[0]
         captured["path"] = Path(path)
         captured["n_axes"] = len(figure.axes)
         plt.close(figure)
@@ -134,11 +141,13 @@ def test_every_losses_and_samples_figure_draws(results_root, monkeypatch, fig):
     monkeypatch.setattr(plotting, "save_pdf", fake_save)
     runpy.run_path(str(NOTEBOOKS[kind]), run_name="__main__")
     texts = " ".join(captured["texts"])
-    assert captured["path"] == root / "figures" / f"{fig}.pdf"
+    assert captured["path"] == root / "figures" / SCALE / f"{fig}.pdf"
     stamp = [t for t in captured["texts"] if t.startswith("scale: smoke")]
     assert len(stamp) == 1 and "STAND-IN for" in stamp[0]
     for spec in specs:
-        assert spec.label in texts
+        assert plotting.run_label(spec).removeprefix(f"{plotting.dataset_title(spec, None)}, ") in texts
+    assert captured["width"] in (plotting.SINGLE, plotting.DOUBLE)
+    assert min(captured["sizes"]) >= 7 and max(captured["sizes"]) <= 8, captured["sizes"]
     if kind == "samples":
         assert captured["n_axes"] == len(specs)
     else:
@@ -162,7 +171,7 @@ def test_jupyter_execution_gives_the_same_bytes(results_root, monkeypatch):
     assert nb.cells[0].cell_type == "markdown" and "How to run" in nb.cells[0].source
     nbclient.NotebookClient(nb, kernel_name="python3", timeout=120,
                             resources={"metadata": {"path": str(root)}}).execute()
-    assert any(o.get("output_type") == "display_data" for o in nb.cells[-1].outputs), "figure not shown inline"
+    assert any("image/png" in o.get("data", {}) for o in nb.cells[-1].outputs), "figure not shown inline as an image"
     assert (root / "jupyter.pdf").read_bytes() == (root / "cli.pdf").read_bytes()
 
 
@@ -233,16 +242,18 @@ def test_notebook_params_from_snakemake_and_env(monkeypatch, tmp_path):
 
     class Smk:
         params = Params()
-        output = ["figures/fig06.pdf"]
+        output = ["figures/small/fig06.pdf"]
 
     monkeypatch.setenv("SINKGAN_ROOT", str(tmp_path))
     p = plotting.notebook_params("fig04", {"snakemake": Smk()})
-    assert (p.figure, p.scale, p.out, p.root) == ("fig06", "small", Path("figures/fig06.pdf"), tmp_path.resolve())
+    assert (p.figure, p.scale, p.out, p.root) == ("fig06", "small", Path("figures/small/fig06.pdf"), tmp_path.resolve())
     monkeypatch.delenv("FIGURE", raising=False)
     monkeypatch.delenv("SCALE", raising=False)
     monkeypatch.delenv("FIGURE_OUT", raising=False)
     p = plotting.notebook_params("fig04", {})
-    assert (p.figure, p.scale, p.out) == ("fig04", "smoke", tmp_path.resolve() / "figures" / "fig04.pdf")
+    assert (p.figure, p.scale, p.out) == ("fig04", "smoke", tmp_path.resolve() / "figures" / "smoke" / "fig04.pdf")
+    monkeypatch.setenv("SCALE", "small")
+    assert plotting.notebook_params("fig04", {}).out == tmp_path.resolve() / "figures" / "small" / "fig04.pdf"
     assert p.results_dir == tmp_path.resolve() / "results" / "smoke"
 
 
@@ -253,3 +264,213 @@ def test_load_run_checks_files(tmp_path):
     (tmp_path / "log.csv").write_text("iteration,g_loss\n1,0.5\n")
     with pytest.raises(ValueError, match="d_loss"):
         plotting.load_run(tmp_path)
+    header = "iteration,gen_updates,critic_updates,g_loss,d_loss,wall_seconds\n"
+    (tmp_path / "log.csv").write_text(header)  # header only: a figure with a curve missing
+    with pytest.raises(ValueError, match=f"log.csv: run {tmp_path.name} logged no iteration"):
+        plotting.load_run(tmp_path)
+    (tmp_path / "log.csv").write_text(header + "1,1,10,0.5,0.4,0.1\n2,2,20,nan,0.3,0.2\n3,3,30,inf,0.2,0.3\n")
+    with pytest.raises(ValueError, match="non-finite losses from iteration 2"):  # not drawn as a gap
+        plotting.load_run(tmp_path)
+
+
+@pytest.mark.parametrize("data, dataset", [(None, "mnist5k"), ("standin", "mnist5k"), ("real", "mnist")])
+def test_notebook_resolves_the_runs_the_dag_trained(monkeypatch, tmp_path, data, dataset):
+    """`snakemake figures/fig04.pdf --config scale=small data=...`: the plotting rule passes the study
+    the invocation resolved (params.study), so the notebook reads the run ids the training rule wrote
+    (the bug: it read the scale's default ids)."""
+    from sinkgan.study import Study
+
+    resolved = Study.load("small", data=data)
+    path = resolved.write_resolved(tmp_path)
+
+    class Params:
+        figure, scale, study = "fig04", "small", str(path)
+
+    class Smk:
+        params = Params()
+        output = ["figures/small/fig04.pdf"]
+
+    monkeypatch.delenv("SINKGAN_ROOT", raising=False)
+    params = plotting.notebook_params("fig04", {"snakemake": Smk()})
+    trained = [s.run_id for s in resolved.figure_runs("fig04")]
+    assert [s.run_id for s in plotting.study_of(params).figure_runs("fig04")] == trained
+    assert all(s.config.dataset == dataset for s in plotting.study_of(params).figure_runs("fig04"))
+
+
+# ------------------------------------------------------------------------------ what a reader sees (issue 14)
+
+def _draw(monkeypatch, root, fig, kind="losses"):
+    """Run a notebook in-process on ``root``; return the texts of the figure it would save."""
+    for key, value in {"SINKGAN_ROOT": str(root), "FIGURE": fig, "SCALE": SCALE}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("FIGURE_OUT", raising=False)
+    captured = {}
+
+    def fake_save(figure, path):
+        captured["texts"] = [t.get_text() for t in figure.findobj(plt.Text)]
+        captured["axes"] = list(figure.axes)
+        captured["figure"] = figure
+
+    monkeypatch.setattr(plotting, "save_pdf", fake_save)
+    runpy.run_path(str(NOTEBOOKS[kind]), run_name="__main__")
+    plt.close(captured["figure"])
+    return captured
+
+
+def test_labels_and_title_show_the_values_that_ran(results_root, monkeypatch):
+    """fig13's definition says m = 64 and eps = 0.01/0.005/0.001; runs whose config.yaml says
+    batch_size 7 and other eps values are drawn with those values, the paper's beside them."""
+    root, _ = results_root
+    specs = Study.load(SCALE, root=root).figure_runs("fig13")
+    ran_eps = {0.01: 0.02, 0.005: 0.005, 0.001: 0.003}
+    for i, spec in enumerate(specs):
+        fabricate_run(root / "results" / SCALE / spec.run_id, spec, SCALE, seed=i,
+                      config={"batch_size": 7, "eps": ran_eps[spec.config.eps], "ngf": 5})
+    texts = " ".join(" | ".join(_draw(monkeypatch, root, "fig13")["texts"]).split())
+    assert "m = 7 (paper: 64)" in texts and "m = 64)" not in texts.replace("(paper: 64)", "")
+    assert "ε = 0.02 (paper: 0.01)" in texts and "ε = 0.003 (paper: 0.001)" in texts
+    assert "ε = 0.005" in texts and "ε = 0.005 (paper" not in texts  # equal: no paper value
+    assert "eps" not in texts  # notation: the symbol, never the plain name
+    assert "networks narrowed: ngf 5 (paper 64)" in texts
+
+
+def test_resolved_text_lists_and_notation():
+    cfgs = [{"batch_size": 16}, {"batch_size": 32}, {"batch_size": 48}]
+    assert plotting.resolved_text("Cats samples for m = 100, 200, 300", cfgs) == \
+        "Cats samples for m = 16, 32, 48 (paper: 100, 200, 300)"
+    assert plotting.resolved_text("p = 2.15, n_critic = 10", [{"p": 2.15, "n_critic": 10}]) == \
+        r"p = 2.15, $n_\mathrm{critic}$ = 10"
+    assert plotting.notation("log(eta_theta + eta_phi), kappa, steps") == r"log($\eta_\theta$ + $\eta_\phi$), κ, steps"
+    assert plotting.network_text([{"ngf": 64, "ndf": 64, "critic_dim": 100, "z_dim": 100, "max_images": 0}]) is None
+
+
+def test_degenerate_notes_find_constant_identical_and_near_constant(tmp_path):
+    rng = np.random.default_rng(0)
+    live = rng.standard_normal(20)
+    notes = plotting.degenerate_notes({"ours": {"G loss": live, "D loss": live + 1},
+                                       "baseline": {"G loss": np.zeros(20), "D loss": live}})
+    assert notes == ["baseline: G loss is constant (0) at every iteration"]
+    notes = plotting.degenerate_notes({"Cats": {"G loss": live}, "CelebA": {"G loss": live.copy()}})
+    assert len(notes) == 1 and "Cats and CelebA: identical numbers" in notes[0]
+    notes = plotting.degenerate_notes({"L = 10": {"G loss": live}, "L = 50": {"G loss": live + 1e-6}})
+    assert len(notes) == 1 and "coincide" in notes[0]
+    grey = np.full((40, 40, 3), 128, np.uint8)
+    grey[::10] = 255  # grid lines
+    Image.fromarray(grey).save(tmp_path / "grey.png")
+    noisy = rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)
+    notes = plotting.degenerate_notes(images={"SiNG": tmp_path / "grey.png", "Adam": noisy, "Adam again": noisy.copy()})
+    assert "SiNG: samples are near-constant (2 distinct pixel values)" in notes
+    assert any("Adam and Adam again: identical sample grids" in n for n in notes)
+    assert not any(n.startswith("Adam:") for n in notes)
+
+
+def test_constant_run_and_twins_are_said_on_the_figure(results_root, monkeypatch):
+    """fig06 with SGD-AutoDiff losses exactly 0, and fig07's CelebA runs with the same numbers."""
+    root, _ = results_root
+    study = Study.load(SCALE, root=root)
+    for fig in ("fig06", "fig07"):
+        for i, spec in enumerate(study.figure_runs(fig)):
+            zero = np.zeros(30) if spec.config.variant == "sgd-autodiff" else None
+            fabricate_run(root / "results" / SCALE / spec.run_id, spec, SCALE, seed=i, g_loss=zero)
+    texts = _draw(monkeypatch, root, "fig06")["texts"]
+    notes = " ".join(t for t in texts if t.startswith("NOTE"))
+    assert "SGD-AutoDiff: G loss is constant (0) at every iteration" in notes
+    assert "the same numbers as the CelebA run of fig07" in notes
+    assert any(t.startswith("constant 0") for t in texts)  # marked on the curve too
+
+
+def test_twin_notes_do_not_depend_on_other_figures_files(results_root, monkeypatch):
+    """A figure depends on its own runs only: fig06 drawn before fig07's (CelebA) runs exist
+    still names them as twins (same configuration, same stand-in images), so a DAG that plots
+    fig06 first draws the same bytes as one that plots it last."""
+    root, _ = results_root
+    study = Study.load(SCALE, root=root)
+    for i, spec in enumerate(study.figure_runs("fig06")):
+        fabricate_run(root / "results" / SCALE / spec.run_id, spec, SCALE, seed=i)
+    for spec in study.figure_runs("fig07"):
+        assert not (root / "results" / SCALE / spec.run_id).exists()
+    texts = _draw(monkeypatch, root, "fig06")["texts"]
+    notes = " ".join(t for t in texts if t.startswith("NOTE"))
+    assert "the same numbers as the CelebA run of fig07" in notes
+
+
+@pytest.mark.parametrize("arrays, expected", [
+    ([np.linspace(1, 16000, 30), np.linspace(0.5, 5, 30)], "log"),
+    ([np.linspace(-5, 3, 30), np.geomspace(1, 8.1e5, 30)], "symlog"),
+    ([np.linspace(0.5, 5, 30), np.linspace(1, 3, 30)], "linear"),
+    ([np.zeros(10)], "linear"),
+])
+def test_choose_yscale_by_span(arrays, expected):
+    assert plotting.choose_yscale(arrays)[0] == expected
+
+
+def test_wide_span_figure_is_drawn_on_a_log_axis(results_root, monkeypatch):
+    """fig04 with one curve reaching 16,000 and the other <= 5: the G panel is logarithmic."""
+    root, _ = results_root
+    for i, spec in enumerate(Study.load(SCALE, root=root).figure_runs("fig04")):
+        g = np.geomspace(1, 16000, 30) if i == 0 else np.linspace(0.5, 5, 30)
+        fabricate_run(root / "results" / SCALE / spec.run_id, spec, SCALE, seed=i, g_loss=g)
+    axes = _draw(monkeypatch, root, "fig04")["axes"]
+    assert axes[0].get_yscale() in ("log", "symlog")
+
+
+def test_one_style_per_setting_across_figures(results_root):
+    root, _ = results_root
+    study = Study.load(SCALE, root=root)
+    params = plotting.NotebookParams(figure="fig22", scale=SCALE, out=root / "x.pdf", root=root)
+    figs = ("fig04", "fig06", "fig07", "fig11", "fig13", "fig17", "fig19", "fig22")
+    by_fig = {fig: plotting.run_styles(params, study.figure_runs(fig)) for fig in figs}
+    seen: dict[tuple, dict] = {}
+    for fig, styles in by_fig.items():
+        specs = study.figure_runs(fig)
+        distinct = {plotting._setting_key(s) for s in specs}
+        looks = {(styles[s.run_id]["color"], styles[s.run_id]["linestyle"]) for s in specs}
+        assert len(looks) == len(distinct), f"{fig}: two settings look alike"
+        for s in specs:
+            assert seen.setdefault(plotting._setting_key(s), styles[s.run_id]) == styles[s.run_id]
+    fig22 = {s.label: by_fig["fig22"][s.run_id] for s in study.figure_runs("fig22")}
+    assert fig22["p = 2.15"] == fig22["n_critic = 10"]  # the same run in both panels
+    assert set(plotting.PALETTE) <= {"#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"}
+
+
+def test_style_file_is_package_data_and_import_changes_no_style():
+    assert plotting.STYLE_FILE.is_file()
+    assert 'sinkgan = ["*.mplstyle"]' in (REPO / "pyproject.toml").read_text()
+    import importlib
+
+    plt.rcParams["font.size"] = 13.0
+    importlib.reload(plotting)
+    assert plt.rcParams["font.size"] == 13.0  # importing styles nothing
+    plotting.apply_style()
+    assert plt.rcParams["font.size"] == 7.5 and plt.rcParams["pdf.fonttype"] == 42
+
+
+@pytest.mark.parametrize("notebook", sorted((REPO / "code" / "notebooks").glob("*.py")), ids=lambda p: p.stem)
+def test_every_notebook_styles_shows_and_saves(notebook):
+    """Each notebook applies the style file, shows its figure inline, then writes the PDF."""
+    src = notebook.read_text()
+    assert "plotting.apply_style()" in src
+    assert -1 < src.find("plotting.show_inline(fig)") < src.find("plotting.save_pdf(fig")
+    assert "figsize=(plotting." in src  # one of the two widths
+
+
+def test_sing73_says_its_samples_are_grey(monkeypatch, tmp_path):
+    """On the committed smoke SiNG results (grey samples), the figure says so."""
+    if not (REPO / "results" / SCALE / "sing" / "gan" / "summary.json").is_file():
+        pytest.skip("no committed SiNG smoke results")
+    monkeypatch.setenv("SINKGAN_ROOT", str(REPO))
+    monkeypatch.setenv("SCALE", SCALE)
+    monkeypatch.setenv("FIGURE_OUT", str(tmp_path / "s.pdf"))
+    captured = {}
+
+    def fake_save(figure, path):
+        captured["texts"] = [t.get_text() for t in figure.findobj(plt.Text)]
+        captured["width"] = figure.get_size_inches()[0]
+        plt.close(figure)
+
+    monkeypatch.setattr(plotting, "save_pdf", fake_save)
+    monkeypatch.setattr(plotting, "show_inline", lambda figure: captured.setdefault("shown", figure))
+    runpy.run_path(str(REPO / "code" / "notebooks" / "sing73.py"), run_name="__main__")
+    assert "shown" in captured, "the SiNG notebook does not show its figure in Jupyter"
+    assert any("samples are near-constant" in t for t in captured["texts"])
+    assert captured["width"] == plotting.DOUBLE

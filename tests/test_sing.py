@@ -213,3 +213,70 @@ def test_l2_driver_writes_log_and_summary(tmp_path):
     assert summary["dataset"] == "photos-standin" and summary["dataset_is_standin"]
     assert summary["stands_in_for"] == "celeba" and summary["scale"] == "smoke" and summary["commit"]
     assert all(r["dataset_is_standin"] for r in summary["runs"])
+
+
+# ----------------------------------------------------------------------------- the authors' settings
+from pathlib import Path  # noqa: E402
+
+import yaml  # noqa: E402
+
+from sinkgan import sing  # noqa: E402
+from sinkgan.sing import sinkhorn_divergence_squared_euclidean  # noqa: E402
+from sinkgan.sing_experiments import SiNGExperiment  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_summed_potentials_equal_scaled_eps_prime_and_damping(tiny):
+    """The authors' eSIM sums the potentials over n particles (n H); their damping lambda and max
+    step eps' on n H give the direction of lambda / n and eps' / n on H (the conversion in sinkgan.sing)."""
+    G, z, params, theta, generated_fn = tiny
+    n, lam, eps_prime = 3000, 0.05, 0.1
+    hvp = sinkhorn_information_hvp(G(z), params, METRIC)
+    grad_F = torch.randn(27, dtype=DT)
+    theirs = sing_direction(grad_F, lambda v: n * hvp(v), eps_prime, cg_iters=200, cg_tol=1e-13, damping=lam)
+    ours = sing_direction(grad_F, hvp, eps_prime / n, cg_iters=200, cg_tol=1e-13, damping=lam / n)
+    assert not theirs.fallback and not ours.fallback
+    torch.testing.assert_close(ours.direction, theirs.direction, rtol=1e-6, atol=1e-9 * float(theirs.direction.abs().max()))
+    assert (sing.AUTHORS_EPS_PRIME, sing.AUTHORS_DAMPING) == (eps_prime / n, lam / n)
+
+
+def test_half_cost_at_eps_is_half_the_full_cost_at_two_eps():
+    """geomloss's p = 2 cost |x - y|^2 / 2 at eps 100 (the authors' 7.2 objective) is half of S with
+    |x - y|^2 at gamma 200 (this repository's 7.2 objective_gamma)."""
+    torch.manual_seed(4)
+    x, y = 6 * torch.randn(9, 4, dtype=DT), 6 * torch.randn(11, 4, dtype=DT) + 3
+    half = sinkhorn_divergence_squared_euclidean(x / 2 ** 0.5, y / 2 ** 0.5, 100.0, 200)  # |x - y|^2 / 2
+    full = sinkhorn_divergence_squared_euclidean(x, y, 200.0, 200)
+    assert float(half) > 0 and float(half) == pytest.approx(0.5 * float(full), rel=1e-9)
+
+
+AUTHORS = {"lr_sing": 30.0, "eps_prime": 0.1 / 3000, "damping": 0.05 / 3000, "cg_tol": 0.0}
+
+
+@pytest.mark.parametrize("scale", ["small", "paper"])
+def test_sing_settings_follow_the_authors_where_the_text_is_silent(scale):
+    """shenzebang/Sinkhorn_Descent: eta 30, max step 0.1 and damping 0.05 on an eSIM summed over
+    3000 particles, 15 CG steps (20 in their GAN script), blur 10 in 7.2; the text's gammas stay."""
+    for exp in EXPERIMENTS:
+        cfg = load_sing_config(exp, scale)
+        assert {k: getattr(cfg, k) for k in AUTHORS} == AUTHORS, exp
+        assert cfg.cg_iters == (20 if exp == "gan" else 15), exp
+    assert (load_sing_config("encoder", scale).objective_gamma, load_sing_config("encoder", scale).constraint_gamma) == (200.0, 100.0)
+    assert (load_sing_config("l2", scale).objective_gamma, load_sing_config("l2", scale).constraint_gamma) == (0.01, 0.01)
+    default = SiNGExperiment()
+    assert {k: getattr(default, k) for k in AUTHORS} == AUTHORS and default.cg_iters == 15
+
+
+def test_smoke_scale_stays_cheap():
+    for exp in EXPERIMENTS:
+        cfg = load_sing_config(exp, "smoke")
+        assert cfg.device == "cpu" and cfg.cg_iters <= 5 and cfg.steps <= 8 and cfg.batch_size <= 32
+
+
+def test_every_sing_deviation_names_a_setting_and_the_open_settings_have_one():
+    rows = yaml.safe_load((REPO / "config" / "deviations.yaml").read_text())["deviations"]
+    keys = [r["switch"].split(".", 1)[1] for r in rows if (r["switch"] or "").startswith("sing.")]
+    assert set(keys) <= set(SiNGExperiment.__dataclass_fields__)
+    assert {"lr_sing", "eps_prime", "damping", "cg_iters", "objective_gamma", "constraint_gamma"} <= set(keys)
+    assert "README" not in sing.__doc__ and "config/deviations.yaml" in sing.__doc__

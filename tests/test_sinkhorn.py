@@ -7,7 +7,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 from scipy.special import logsumexp
 
-from sinkgan.sinkhorn import entropic_ot, ground_cost, sinkhorn_divergence
+from sinkgan.sinkhorn import GRADS, VALUES, entropic_ot, ground_cost, sinkhorn_divergence
 
 torch.manual_seed(0)
 
@@ -129,25 +129,125 @@ def test_envelope_value_equals_autodiff_value():
         assert a.item() == pytest.approx(b.item(), rel=1e-12)
 
 
-def test_envelope_sharp_gradient_is_the_authors_formula():
-    """Authors' code: potentials frozen (no_grad), gradient of <pi(C), C> through C only."""
-    x, y = clouds(n=6, m=5, d=3)
-    x.requires_grad_()
-    eps = 0.5
-    entropic_ot(x, y, eps, n_iter=10, grad="envelope", value="sharp").backward()
-    ours = x.grad.clone()
-    x.grad = None
-    # independent re-implementation of the authors' estimator (u, v iterations under no_grad)
-    C = ((x[:, None] - y[None]).abs() ** 2).sum(-1)
-    mu, nu = torch.full((6,), 1 / 6, dtype=x.dtype), torch.full((5,), 1 / 5, dtype=x.dtype)
-    u, v = torch.zeros(6, dtype=x.dtype), torch.zeros(5, dtype=x.dtype)
+def test_envelope_value_is_not_rounded_by_its_gradient_surrogate():
+    """float32, p = 7, eps = 1e-3: the sharp surrogate <pi, C - C^2 / (2 eps)> is ~1e6 times the value;
+    adding and subtracting it must leave the value untouched (it used to round it to a multiple of 64)."""
+    x, y = (t.float() for t in clouds(n=20, m=16, d=5))
+    for value in VALUES:
+        kw = dict(eps=1e-3, p=7.0, n_iter=10, value=value)
+        assert entropic_ot(x, y, grad="envelope", **kw).item() == pytest.approx(
+            entropic_ot(x, y, grad="autodiff", **kw).item(), rel=1e-6)
+
+
+def authors_sinkhorn_loss(x, y, eps, n_iter, p=2.0, log_offset=1e-8):
+    """Independent transcription of the authors' Sinkhorn loss (paper-map.md), called loss(real, fake).
+
+    Cost sum_k |a_k - b_k|^p; log-domain Sinkhorn on (u, v) with weights log(mu + 1e-8), the
+    iterations under no_grad; returns <pi, C> with pi = exp((u + v - C) / eps) from the final
+    potentials, differentiated through C only.  (Their loop also stops early on a tolerance;
+    here it runs n_iter iterations, as the n_iter deviation row records.)
+    """
+    C = (x[:, None] - y[None]).abs().pow(p).sum(-1)
+    n, m = C.shape
+    mu, nu = torch.full((n,), 1 / n, dtype=x.dtype), torch.full((m,), 1 / m, dtype=x.dtype)
     M = lambda u, v: (-C + u[:, None] + v[None, :]) / eps  # noqa: E731
     with torch.no_grad():
-        for _ in range(10):
-            u = eps * (mu.log() - torch.logsumexp(M(u, v), -1)) + u
-            v = eps * (nu.log() - torch.logsumexp(M(u, v).T, -1)) + v
-    (torch.exp(M(u, v)) * C).sum().backward()
-    assert torch.allclose(ours, x.grad, rtol=1e-10)
+        u, v = torch.zeros(n, dtype=x.dtype), torch.zeros(m, dtype=x.dtype)
+        for _ in range(n_iter):
+            u = eps * (torch.log(mu + log_offset) - torch.logsumexp(M(u, v), dim=1)) + u
+            v = eps * (torch.log(nu + log_offset) - torch.logsumexp(M(u, v).T, dim=1)) + v
+    return (torch.exp(M(u, v)) * C).sum()
+
+
+def _value_and_grads(loss, a, b):
+    a, b = a.clone().requires_grad_(), b.clone().requires_grad_()
+    value = loss(a, b)
+    return (value.detach(), *torch.autograd.grad(value, (a, b)))
+
+
+@pytest.mark.parametrize("p", [2.0, 3.0])
+def test_authors_loss_is_lp_envelope_sharp_in_their_argument_order(p):
+    """cost="lp", grad="envelope", value="sharp" called as (real, fake) is the authors' loss:
+    exactly (1e-10) without their 1e-8 in log(mu + 1e-8), to ~1e-6 with it; the text's order
+    (fake, real) is not (with L = 10 the iterations have not converged, so W is not symmetric)."""
+    real, fake = clouds(n=8, m=8, d=4)
+    eps, L = 0.5, 10
+    ours = lambda a, b: entropic_ot(a, b, eps, p=p, n_iter=L, cost="lp", grad="envelope", value="sharp")  # noqa: E731
+    for offset, rel in ((0.0, 1e-10), (1e-8, 1e-6)):
+        theirs = _value_and_grads(lambda a, b: authors_sinkhorn_loss(a, b, eps, L, p, offset), real, fake)
+        mine = _value_and_grads(ours, real, fake)
+        for t, o in zip(theirs, mine):
+            assert torch.allclose(o, t, rtol=rel, atol=rel * t.abs().max().item())
+    swapped = _value_and_grads(lambda a, b: ours(b, a), real, fake)
+    assert not torch.allclose(swapped[2], theirs[2], rtol=0.05)  # gradient for the fake features
+
+
+def test_envelope_gradient_is_exact_at_convergence_only_for_the_dual_value():
+    """At converged potentials (many iterations) grad="envelope" with value="dual" is the gradient
+    of W_eps (autodiff through the iterations); the authors' sharp gradient pi (1 - C / eps) is the
+    gradient of neither W_eps nor <pi*, C>, and points against both once C / eps is about 1 or more."""
+    x, y = clouds(n=6, m=5, d=3)
+    eps = 1.0
+    assert ground_cost(x, y).mean() > eps
+    grad = lambda g, v: _value_and_grads(  # noqa: E731
+        lambda a, b: entropic_ot(a, b, eps, n_iter=300, grad=g, value=v), x, y)[1]
+    true_dual, true_sharp = grad("autodiff", "dual"), grad("autodiff", "sharp")
+    assert torch.allclose(grad("envelope", "dual"), true_dual, rtol=1e-9, atol=1e-12)
+    authors = grad("envelope", "sharp")
+    cos = lambda u, v: torch.nn.functional.cosine_similarity(u.flatten(), v.flatten(), dim=0)  # noqa: E731
+    assert cos(authors, true_sharp) < 0 and cos(authors, true_dual) < 0
+
+
+def mp_entropic_ot(x, y, eps, n_iter, dps=50):
+    """The n_iter-th Sinkhorn iterate for c = ||a - b||^2 in 50-digit mpmath: (dual, sharp), free of float roundoff."""
+    import mpmath
+
+    with mpmath.workdps(dps):
+        X, Y = ([[mpmath.mpf(float(v)) for v in row] for row in t.tolist()] for t in (x, y))
+        C = [[sum((a - b) ** 2 for a, b in zip(xi, yj)) for yj in Y] for xi in X]
+        n, m, e = len(X), len(Y), mpmath.mpf(eps)
+        f, g = [mpmath.mpf(0)] * n, [mpmath.mpf(0)] * m
+        for _ in range(n_iter):
+            f = [-e * mpmath.log(mpmath.fsum(mpmath.exp((g[j] - C[i][j]) / e) for j in range(m)) / m) for i in range(n)]
+            g = [-e * mpmath.log(mpmath.fsum(mpmath.exp((f[i] - C[i][j]) / e) for i in range(n)) / n) for j in range(m)]
+        dual = mpmath.fsum(f) / n + mpmath.fsum(g) / m
+        sharp = mpmath.fsum(mpmath.exp((f[i] + g[j] - C[i][j]) / e) * C[i][j] for i in range(n) for j in range(m)) / (n * m)
+        return float(dual), float(sharp)
+
+
+@pytest.mark.parametrize("scale, eps", [(1.0, 1.0), (1e-3, 1.0), (1e-5, 1.0), (1.0, 1e3), (1.0, 1e6), (1.0, 1e12)])
+def test_float32_value_is_accurate_for_tiny_costs_and_huge_eps(scale, eps):
+    """W_eps and S_eps in float32 match a 50-digit reference when C / eps is tiny: the features of a
+    weight-clipped critic (scale 1e-5), or eps up to 1e12 with costs of order 1 (the textbook
+    log-sum-exp loses everything below u * eps there, and the loss came out exactly 0)."""
+    x, y = clouds(n=6, m=5, d=3)
+    x, y = (scale * x).float(), (scale * y).float()
+    L = 10
+    ref = {pair: mp_entropic_ot(a, b, eps, L) for pair, (a, b) in {"xy": (x, y), "xx": (x, x), "yy": (y, y)}.items()}
+    for k, value in enumerate(("dual", "sharp")):
+        w = ref["xy"][k]
+        s = w - (ref["xx"][k] + ref["yy"][k]) / 2
+        for dtype, rel in ((torch.float32, 1e-4), (torch.float64, 1e-9)):
+            a, b = x.to(dtype), y.to(dtype)
+            for grad in GRADS:
+                kw = dict(eps=eps, n_iter=L, grad=grad, value=value)
+                assert entropic_ot(a, b, **kw).item() == pytest.approx(w, rel=rel)
+                assert sinkhorn_divergence(a, b, **kw).item() == pytest.approx(s, rel=rel)
+    if eps >= 1e12:  # the product-plan limit, another check: W -> mean C as eps -> inf
+        assert entropic_ot(x, y, eps, n_iter=L).item() == pytest.approx(ground_cost(x, y).double().mean().item(), rel=1e-6)
+
+
+@pytest.mark.parametrize("grad", GRADS)
+@pytest.mark.parametrize("value", VALUES)
+@pytest.mark.parametrize("scale, eps", [(1e-5, 1.0), (1.0, 1e6)])
+def test_float32_gradient_matches_float64_for_tiny_costs(grad, value, scale, eps):
+    x, y = clouds(n=6, m=5, d=3)
+    x, y = scale * x, scale * y
+    loss = lambda a, b: sinkhorn_divergence(a, b, eps, n_iter=10, grad=grad, value=value)  # noqa: E731
+    _, g64, _ = _value_and_grads(loss, x, y)
+    _, g32, _ = _value_and_grads(loss, x.float(), y.float())
+    assert torch.nn.functional.cosine_similarity(g32.double().flatten(), g64.flatten(), dim=0) > 0.9999
+    assert torch.allclose(g32.double(), g64, rtol=1e-3, atol=1e-3 * g64.abs().max().item())
 
 
 @pytest.mark.parametrize("grad", ["autodiff", "envelope"])
@@ -175,4 +275,6 @@ def test_bad_arguments_are_refused():
         entropic_ot(x, y, 1.0, grad="implicit")
     with pytest.raises(ValueError, match="p="):
         ground_cost(x, y, p=-1)
+    with pytest.raises(ValueError, match=r"eps=1e\+38 cannot be represented in torch.float32"):
+        entropic_ot(x.float(), y.float(), 1e38)  # C / eps would underflow: a loss of 0, refused
     assert math.isfinite(entropic_ot(x, y, 1.0).item())

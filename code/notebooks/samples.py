@@ -27,11 +27,13 @@
 # | fig20 | CelebA, p = 2.05, 2.1, 2.15, 2.3 |
 #
 # Every grid is the run's `samples/final.png` (8x8 samples of 64 fixed latent vectors at the
-# last iteration), embedded pixel for pixel under the run's label. The stamp at the bottom
-# names the scale, the data actually trained on (a stand-in data set is named as a stand-in),
-# the iterations and the code version. This notebook never trains.
+# last iteration), embedded pixel for pixel under the run's label (the values that ran, the
+# paper's beside them where they differ). Near-constant grids, identical grids and runs with the
+# same numbers as another figure's runs are named in the notes under the figure. The stamp at the
+# bottom names the scale, the data actually trained on (a stand-in data set is named as a
+# stand-in), the iterations, narrowed networks and the code version. This notebook never trains.
 #
-# **How to run.** The Snakemake rule `plot` runs this file for `figures/<fig>.pdf`. From a shell:
+# **How to run.** The Snakemake rule `plot` runs this file for `figures/<scale>/<fig>.pdf`. From a shell:
 # `FIGURE=fig05 SCALE=smoke python code/notebooks/samples.py` writes the same file, byte for
 # byte (`FIGURE_OUT=path.pdf` writes elsewhere, `SINKGAN_ROOT=dir` reads `config/` and
 # `results/` from another root). In Jupyter: `jupytext --to ipynb code/notebooks/samples.py`
@@ -44,6 +46,7 @@ import matplotlib.pyplot as plt
 from sinkgan import plotting
 
 params = plotting.notebook_params("fig05", globals())
+plotting.apply_style()
 params
 
 # %%
@@ -51,15 +54,19 @@ runs = plotting.figure_runs(params)
 kind = plotting.figure_kind(params)
 if kind != "samples":
     raise ValueError(f"{params.figure} is a {kind!r} figure; samples.py draws 'samples' figures only")
-[(spec.label, str(run.final_samples)) for spec, run in runs]
+labels = [plotting.run_label(spec, run) for spec, run in runs]
+notes = plotting.degenerate_notes(images={label: run.final_samples for label, (_, run) in zip(labels, runs)})
+notes += plotting.twin_notes(params, runs)
+list(zip(labels, [str(run.final_samples) for _, run in runs])), notes
 
 # %%
 n = len(runs)
-fig, axes = plt.subplots(1, n, figsize=(2.4 * n, 3.3), squeeze=False)
-for ax, (spec, run) in zip(axes[0], runs):
-    plotting.sample_grid_panel(ax, run.final_samples, spec.label)
-fig.suptitle(plotting.figure_title(params), wrap=True)
-plotting.stamp(fig, params.scale, [run.summary for _, run in runs])
+fig, axes = plt.subplots(1, n, figsize=(plotting.DOUBLE, plotting.DOUBLE / n + 0.45), squeeze=False)
+for ax, label, (spec, run) in zip(axes[0], labels, runs):
+    plotting.sample_grid_panel(ax, run.final_samples, label)
+fig.suptitle(plotting.figure_title(params, runs), wrap=True)
+plotting.stamp(fig, params.scale, [run.summary for _, run in runs],
+               configs=[plotting.run_config(spec, run) for spec, run in runs], notes=notes)
 plotting.show_inline(fig)  # in Jupyter: show the figure before it is written
 plotting.save_pdf(fig, params.out)
 print(f"wrote {params.out}")

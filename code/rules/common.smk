@@ -1,34 +1,170 @@
-# Shared definitions: the scale, the study, and helpers every rule file uses.
+# Shared definitions (no rules here): the checked configuration, the study resolved once for
+# this invocation, the names of every figure and table, and the functions the rule files use.
+#
+# Checked before any job runs: the `--config` keys (config/schemas/config.schema.yaml), the
+# structure of config/study.yaml, config/claims.yaml and config/sing.yaml (their schemas), and
+# every run's settings (sinkgan.config.TrainConfig, when the study is resolved).
+import filecmp
+import hashlib
+import os
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
-sys.path.insert(0, str(Path(workflow.basedir) / "code"))
-from sinkgan.study import SCALES, Study  # noqa: E402
+import yaml
+from snakemake.utils import validate
 
+CODE = str(Path(workflow.basedir) / "code")
+sys.path.insert(0, CODE)
+# Every job (local, SLURM, a conda environment) imports this checkout's sinkgan.
+if CODE not in os.environ.get("PYTHONPATH", "").split(os.pathsep):
+    os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [CODE, os.environ.get("PYTHONPATH")])))
+
+from sinkgan import report as _report  # noqa: E402
+from sinkgan.study import Study  # noqa: E402
+from sinkgan.sing_experiments import load_sing_config  # noqa: E402
+
+validate(config, "../../config/schemas/config.schema.yaml")
+for _name in ("study", "claims", "sing"):
+    validate(yaml.safe_load(Path(workflow.basedir, "config", f"{_name}.yaml").read_text()),
+             f"../../config/schemas/{_name}.schema.yaml")
+
+
+from sinkgan.snakemake_lock import release_stale_lock  # noqa: E402
+
+release_stale_lock(os.getcwd())  # the working directory holds .snakemake/
 SCALE = config.get("scale", "smoke")
-if SCALE not in SCALES:
-    raise ValueError(f"--config scale={SCALE!r}: allowed values are {', '.join(SCALES)}")
-STUDY = Study.load(SCALE, root=workflow.basedir, data=config.get("data"), data_root=config.get("data_root", "data"))
+# The study, resolved once (scale + the --config overrides of sinkgan.study.OVERRIDE_KEYS) and
+# written to results/<scale>/.study/; training, every notebook and the report read that file.
+STUDY = Study.from_overrides(SCALE, config, root=workflow.basedir)
 RESULTS = f"results/{SCALE}"
-SLURM = STUDY.scale.get("slurm", {})
+STUDY_FILE = str(STUDY.write_resolved(f"{RESULTS}/.study"))
+DATA_ROOT = STUDY.data_root
 
-# Figures drawn here (fig04-fig22) and by the SiNG rules; rule files append to these lists.
-ALL_FIGURES = [f"figures/{fig}.pdf" for fig in STUDY.spec["figures"]]
-ALL_TABLES = [f"figures/{t}.tex" for t in STUDY.spec["tables"]]
+# The conda environment of all rules (`--software-deployment-method conda`), the pins of requirements.txt.
+ENV = "../envs/sinkgan.yaml"
+# Resources of the GPU jobs (training, metrics, SiNG) at this scale (config/study.yaml scales.<scale>.slurm).
+SLURM = STUDY.scale.get("slurm", {})
+GPU_THREADS = SLURM.get("cpus", 2)
+GPU_JOB = {"gpu": 1, "runtime": SLURM.get("runtime_min", 60), "mem_mb": SLURM.get("mem_mb", 4000)}
+
+# Every figure of a scale lives under figures/<scale>/ (the committed smoke figures under
+# figures/smoke/), so a figure of one scale is never taken for another.  The names users type,
+# figures/fig22.pdf and paper/main.pdf, are copies of this invocation's scale (rules
+# `figure_at_scale`, `paper_at_scale`).  Tables 2 and 3 depend on no scale: figures/table2.tex.
+FIGURES = f"figures/{SCALE}"
+# the paper's captions (paper/captions.yaml), shown in the report and in `snakemake --report report.html`
+CAPTIONS = yaml.safe_load(Path("paper/captions.yaml").read_text()) or {}
+SING_CONFIG = "config/sing.yaml"
+# SiNG figure -> experiment (config/sing.yaml experiments.<experiment>.figure)
+# at the scales config/sing.yaml defines (a scale such as `cpu` builds no SiNG figure)
+_SING = yaml.safe_load(Path(SING_CONFIG).read_text())
+SING_FIGURES = {spec["figure"]: exp for exp, spec in _SING["experiments"].items()} if SCALE in _SING["scales"] else {}
+PAPER_FIGURES = list(STUDY.spec["figures"])
+TABLES = list(STUDY.spec["tables"])
+ALL_FIGURES = [f"{FIGURES}/{fig}.pdf" for fig in PAPER_FIGURES + list(SING_FIGURES)]
+ALL_TABLES = [f"figures/{t}.tex" for t in TABLES]
+
+# The notebook (code/notebooks/) that draws each kind of figure; a SiNG figure has its own.
+NOTEBOOKS = {"losses": "losses.py", "samples": "samples.py", "quality": "fig10_quality.py",
+             "ssim": "fig21_ssim.py", "rate": "fig22_rate.py"}
+
+# --config fid_extractor / inception_weights / tracking_mode / tracking_reference (metrics.smk)
+FID_EXTRACTOR = config.get("fid_extractor", "auto")
+INCEPTION_WEIGHTS = config.get("inception_weights", "")
+TRACKING = {**STUDY.scale.get("tracking", {}),
+            **{k: config[f"tracking_{k}"] for k in ("mode", "reference") if config.get(f"tracking_{k}")}}
+
+# The report: the SiNG figures this DAG builds are inputs of the paper (a missing one fails the build).
+PAPER_SING = [fig for fig in SING_FIGURES if fig in _report.SING_FIGURES]
+PAPER_INPUTS = _report.paper_inputs(SCALE, workflow.basedir, study=STUDY, sing=PAPER_SING)
+
+wildcard_constraints:
+    run_id="[^/]+",
 
 
 def run_dir(run_id):
     return f"{RESULTS}/{run_id}"
 
 
-def run_summaries(fig):
-    """The summary.json (completion marker) of every training run figure `fig` needs."""
-    return [f"{run_dir(s.run_id)}/summary.json" for s in STUDY.figure_runs(fig)]
+def run_files(fig, *names):
+    """``names`` (summary.json, quality.json, ...) of every training run figure ``fig`` needs."""
+    return [f"{run_dir(s.run_id)}/{name}" for s in STUDY.figure_runs(fig) for name in names]
 
 
-def figure_regex(kind):
-    return "|".join(STUDY.figures(kind)) or "^$"
+def plot_inputs(wildcards):
+    """What the notebook of a figure reads: its runs' summary.json and the measurements of its kind,
+    or the SiNG experiment's results."""
+    if wildcards.fig in SING_FIGURES:
+        folder = f"{RESULTS}/sing/{SING_FIGURES[wildcards.fig]}"
+        return [f"{folder}/summary.json", f"{folder}/log.csv"]
+    kind = STUDY.figure(wildcards.fig)["kind"]
+    return run_files(wildcards.fig, "summary.json", *_report.KIND_FILES.get(kind, ()))
 
 
-wildcard_constraints:
-    run_id="[^/]+",
+def notebook(wildcards):
+    """The notebook that draws ``wildcards.fig`` (file name under code/notebooks/)."""
+    if wildcards.fig in SING_FIGURES:
+        return f"{wildcards.fig}.py"
+    return NOTEBOOKS[STUDY.figure(wildcards.fig)["kind"]]
+
+
+def real_data_ready(wildcards):
+    """At scales on real data, a run waits for its data set to be fetched on the submitting host."""
+    if STUDY.scale["data"] != "real":
+        return []
+    return [f"{DATA_ROOT}/.ready/{STUDY.runs()[wildcards.run_id].config.dataset}"]
+
+
+def sing_cfg(experiment):
+    return load_sing_config(experiment, SCALE, SING_CONFIG)
+
+
+def sing_encoder_run(experiment):
+    """The run directory whose discriminator is the fixed encoder (7.2 only), as the study resolves it."""
+    if experiment != "encoder":
+        return None
+    cfg = sing_cfg(experiment)
+    runs = STUDY.figure_runs(cfg.encoder_figure)
+    if cfg.encoder_index >= len(runs):
+        raise ValueError(f"{SING_CONFIG}: encoder_index {cfg.encoder_index} out of range for {cfg.encoder_figure}")
+    return run_dir(runs[cfg.encoder_index].run_id)
+
+
+def sing_inputs(wildcards):
+    run = sing_encoder_run(wildcards.experiment)
+    return {"config": SING_CONFIG, **({"encoder": f"{run}/summary.json"} if run else {})}
+
+
+def at_this_scale(alias, scaled):
+    """Input of the copy `alias` (figures/<fig>.pdf, paper/main.pdf) of `scaled`, this invocation's
+    file.  An `alias` holding anything else (another scale's figure, with no metadata left to tell
+    Snakemake: a fresh clone, a deleted .snakemake/; compared byte for byte) is deleted here, so
+    that the copy is made whatever the file times say.  The alias is a gitignored copy; the file
+    it was copied from stays in figures/<scale>/ (paper/<scale>/)."""
+    if Path(alias).exists() and not (Path(scaled).exists() and filecmp.cmp(alias, scaled, shallow=False)):
+        Path(alias).unlink()
+    return {"scaled": scaled}
+
+
+# ---------------------------------------------------------------------------------------------
+# Rebuilding from committed results recomputes nothing that is committed.  A fresh clone's file
+# times follow git's checkout order, not the order the files were made in, so the inputs that
+# committed outputs are made from count by content, not by time: they are ancient() inputs, and
+# the rules whose inputs are hand-edited files (config/, code/) carry those files' SHA-256 in their
+# params, so an edit reruns them (Snakemake's params trigger) and a newer time alone does not.
+# Results made by an upstream job of the same invocation still rerun what reads them.
+
+
+def by_content(files):
+    """``files`` as inputs whose modification time does not count (see above)."""
+    return [ancient(f) for f in files]
+
+
+def content_digest(files):
+    """SHA-256 over the bytes of ``files`` (hand-edited inputs that always exist)."""
+    h = hashlib.sha256()
+    for f in sorted(files):
+        h.update(f.encode())
+        h.update(Path(f).read_bytes())
+    return h.hexdigest()

@@ -4,42 +4,40 @@
 #   snakemake paper/main.pdf --cores 2 --config scale=small
 #
 # `scorecard` reads results/<scale>/ (every figure run's summary.json, plus quality.json for the
-# quality figure, tracking/ssim.csv and tracking/rate.json for the tracking figures), decides
-# config/claims.yaml, and writes results/<scale>/claims.json and paper/generated/*.tex.
-# `paper` runs latexmk on paper/main.tex and fails on any LaTeX error, undefined reference or
-# missing figure (sinkgan.report.check_latex_log).  Needs the Debian packages latexmk and
-# texlive-latex-recommended.
+# quality figure, tracking/ssim.csv and tracking/rate.json for the tracking figures) through the
+# study this invocation resolved, decides config/claims.yaml, and writes results/<scale>/claims.json
+# and paper/generated/<scale>/*.tex.  `paper` runs latexmk on paper/main.tex (job name = the scale,
+# so it reads paper/generated/<scale>/ and figures/<scale>/) into paper/<scale>/main.pdf, and fails
+# on any LaTeX error, undefined reference or missing figure (sinkgan.report.check_latex_log).  Needs
+# the Debian packages latexmk and texlive-latex-recommended (not part of the conda environment).
 #
-# SiNG figures: those this DAG builds (figures/sing*.pdf in ALL_FIGURES, appended by sing.smk)
-# are inputs of the paper, so a missing one fails the build; the report shows the others only if
-# a PDF happens to exist, marked as not rebuilt at this scale.
-from sinkgan import report as _report
+# SiNG figures: those this DAG builds are inputs of the paper, so a missing one fails the build;
+# the report shows the others only if a PDF happens to exist, marked as not rebuilt at this scale.
 
-PAPER_SING = [Path(f).stem for f in ALL_FIGURES if Path(f).stem in _report.SING_FIGURES]
-PAPER_INPUTS = _report.paper_inputs(SCALE, workflow.basedir, study=STUDY, sing=PAPER_SING)
-_PAPER_DATA = f"--data {config['data']}" if config.get("data") else ""
+
+SCORECARD_SOURCES = ["config/claims.yaml", "config/deviations.yaml", "config/study.yaml", "paper/captions.yaml",
+                     "paper/figure_notes.yaml",
+                     "code/sinkgan/claims.py", "code/sinkgan/report.py"]
 
 
 rule scorecard:
     input:
-        PAPER_INPUTS["results"],
-        "config/claims.yaml",
-        "config/deviations.yaml",
-        "config/study.yaml",
-        "paper/captions.yaml",
-        "code/sinkgan/claims.py",
-        "code/sinkgan/report.py",
+        by_content(PAPER_INPUTS["results"] + SCORECARD_SOURCES),
     output:
         claims=f"{RESULTS}/claims.json",
-        tex=[f"paper/generated/{name}.tex" for name in _report.GENERATED],
+        tex=[f"paper/generated/{SCALE}/{name}.tex" for name in _report.GENERATED],
     params:
         scale=SCALE,
         sing=",".join(PAPER_SING),
-        data=_PAPER_DATA,
-        data_root=config.get("data_root", "data"),
+        study=STUDY_FILE,
+        sources=content_digest(SCORECARD_SOURCES),  # an edit of a claim or of the code reruns it
+    log:
+        f"{RESULTS}/logs/scorecard.log",
+    conda:
+        ENV
     shell:
-        "python -m sinkgan.report scorecard --scale {params.scale} --sing '{params.sing}' "
-        "{params.data} --data-root {params.data_root}"
+        "python -m sinkgan report scorecard --scale {params.scale} --sing '{params.sing}'"
+        " --study {params.study} > {log} 2>&1"
 
 
 rule paper:
@@ -51,6 +49,28 @@ rule paper:
         "paper/latexmkrc",
         sorted(f"paper/sections/{p.name}" for p in Path(workflow.basedir, "paper", "sections").glob("*.tex")),
     output:
-        "paper/main.pdf",
+        f"paper/{SCALE}/main.pdf",
+    params:
+        scale=SCALE,
+    log:
+        f"{RESULTS}/logs/paper.log",
+    conda:
+        ENV
     shell:
-        "python -m sinkgan.report build --paper-dir paper --out {output}"
+        "python -m sinkgan report build --paper-dir paper --scale {params.scale} --out {output} > {log} 2>&1"
+
+
+rule paper_at_scale:
+    """paper/main.pdf, what `make paper` asks for: a copy of paper/<scale>/main.pdf at this invocation's scale."""
+    input:
+        unpack(lambda w: at_this_scale("paper/main.pdf", f"paper/{SCALE}/main.pdf")),
+    output:
+        "paper/main.pdf",
+    params:
+        scale=SCALE,
+    log:
+        f"{RESULTS}/logs/paper_at_scale.log",
+    conda:
+        ENV
+    shell:
+        "cp {input.scaled} {output} 2> {log}"

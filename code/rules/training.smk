@@ -1,23 +1,22 @@
 # Training: one job per distinct run of the study (a run shared by several figures is trained once).
 
 
-def real_data_ready(wildcards):
-    """At scales on real data, a run waits for its data set to be fetched on the submitting host."""
-    if STUDY.scale["data"] != "real":
-        return []
-    return [f"{STUDY.data_root}/.ready/{STUDY.runs()[wildcards.run_id].config.dataset}"]
-
-
 rule download_data:
     """Fetch (where the source allows) and cache a real data set; a local rule, because compute
     nodes often have no internet.  Data sets that cannot be downloaded (Cats, usually CelebA)
     fail here with the exact steps to prepare them by hand."""
     output:
-        touch(f"{STUDY.data_root}/.ready/{{dataset}}"),
+        touch(f"{DATA_ROOT}/.ready/{{dataset}}"),
     wildcard_constraints:
         dataset="mnist|cats|celeba|cifar10",
+    params:
+        root=lambda w, output: Path(output[0]).parent.parent,
+    log:
+        f"{RESULTS}/logs/download_data/{{dataset}}.log",
+    conda:
+        ENV
     shell:
-        "python -m sinkgan.data fetch {wildcards.dataset} --root {STUDY.data_root} --download"
+        "python -m sinkgan data fetch {wildcards.dataset} --root {params.root} --download > {log} 2>&1"
 
 
 rule train:
@@ -38,15 +37,15 @@ rule train:
     params:
         # the resolved config: any change to it reruns this run (Snakemake's params trigger)
         config=lambda w: STUDY.runs()[w.run_id].config.to_dict(),
-        data=STUDY.scale["data"],
-        data_root=STUDY.data_root,
-    threads: SLURM.get("cpus", 2)
+        scale=SCALE,
+        study=STUDY_FILE,
+    threads: GPU_THREADS
     resources:
-        gpu=1,
-        runtime=SLURM.get("runtime_min", 60),
-        mem_mb=SLURM.get("mem_mb", 4000),
+        **GPU_JOB,
     log:
         f"{RESULTS}/logs/train/{{run_id}}.log",
+    conda:
+        ENV
     shell:
-        "OMP_NUM_THREADS={threads} sinkgan train-study {SCALE} {wildcards.run_id} --data {params.data} --data-root {params.data_root}"
-        " --no-progress >> {log} 2>&1"
+        "OMP_NUM_THREADS={threads} python -m sinkgan train-study {params.scale} {wildcards.run_id}"
+        " --study {params.study} --no-progress >> {log} 2>&1"

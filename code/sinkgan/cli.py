@@ -1,10 +1,14 @@
-"""Command line: ``sinkgan train CONFIG --out DIR [--resume] [--set key=value ...]``.
+"""sinkgan: the one command line of the reproduction (``sinkgan COMMAND --help`` for each).
 
-``sinkgan train-study SCALE RUN_ID`` trains one run of ``config/study.yaml`` (the DAG's rule).
-Other sub-commands forward to the module that owns the work:
-``sinkgan run-config SCALE RUN_ID`` prints the resolved config of a study run,
-``sinkgan table table2|table3 --out FILE`` writes an architecture table,
-``sinkgan validate CONFIG [--set ...]`` checks a config without training.
+  train CONFIG --out DIR     train one run          train-study SCALE RUN_ID   one run of the study
+  study list | show RUN      the study's run ids    validate CONFIG            check a config
+  metrics quality|track|rate measurements           data list|fetch|prepare    data sets
+  table table2|table3        Tables 2 and 3         report scorecard|build     the report
+  sing l2|encoder|gan        a SiNG experiment      bench [--quick]            time training and S_eps
+  verify-results [RUN ...]   retrain committed runs and compare their losses
+
+``python -m sinkgan`` is the same; ``python -m sinkgan.metrics|data|report|sing_experiments|tables``
+stay as aliases of the command groups.
 """
 from __future__ import annotations
 
@@ -13,17 +17,26 @@ import sys
 
 
 def _run(cfg, out, resume: bool, args) -> int:
-    """Train and map the outcome to an exit status: 0 done, 2 refused, 128+signal when stopped."""
-    from .train import Interrupted, train
+    """Train and map the outcome to an exit status: 0 done, 1 failed (non-finite loss, lost log),
+    2 refused before anything was written, 128+signal when stopped after a checkpoint."""
+    from .rundir import CheckpointError
+    from .config import ConfigError
+    from .train import Interrupted, RunFailed, RunRefused, train
 
     try:
         summary = train(cfg, out, resume=resume, progress=not args.no_progress, scale=args.scale)
     except Interrupted as stop:
         print(f"sinkgan: {stop}", file=sys.stderr)
         return 128 + stop.signum
-    except FileExistsError as err:
+    except ConfigError as err:
+        print(f"sinkgan: invalid config: {err}", file=sys.stderr)
+        return 2
+    except (FileExistsError, RunRefused, CheckpointError) as err:
         print(f"sinkgan: {err}", file=sys.stderr)
         return 2
+    except RunFailed as err:
+        print(f"sinkgan: run failed: {err}", file=sys.stderr)
+        return 1
     print(f"sinkgan: finished, summary in {summary}")
     return 0
 
@@ -39,16 +52,38 @@ def _train(args) -> int:
     return _run(cfg, args.out, args.resume, args)
 
 
-def _train_study(args) -> int:
-    from .config import ConfigError, check_data_available
+def _study(args):
+    """The study a command reads: the resolved file ``--study`` (what a DAG job gets), else
+    ``config/study.yaml`` resolved here at ``args.scale`` with ``--data``/``--data-root``."""
+    from .config import ConfigError
     from .study import Study
 
+    if getattr(args, "study", None) is None:
+        return Study.load(args.scale, data=args.data, data_root=args.data_root)
+    if args.data is not None or args.data_root != "data":
+        raise ConfigError("--data/--data-root are settled in the resolved --study file; give one or the other")
+    study = Study.read(args.study)
+    if study.scale_name != args.scale:
+        raise ConfigError(f"--study {args.study} resolves scale {study.scale_name!r}, not {args.scale!r}")
+    return study
+
+
+def _study_run(args):
+    """``(study, RunSpec)`` of ``args.run_id``, or an error naming the study's runs."""
+    from .config import ConfigError
+
+    runs = _study(args).runs()
+    if args.run_id not in runs:
+        raise ConfigError(f"run {args.run_id!r} is not part of the {args.scale} study; its {len(runs)} runs: "
+                          f"{', '.join(sorted(runs))} (`sinkgan study list --scale {args.scale}`)")
+    return runs[args.run_id]
+
+
+def _train_study(args) -> int:
+    from .config import ConfigError, check_data_available
+
     try:
-        runs = Study.load(args.scale, data=args.data, data_root=args.data_root).runs()
-        if args.run_id not in runs:
-            print(f"sinkgan: run {args.run_id!r} is not part of the {args.scale} study", file=sys.stderr)
-            return 2
-        spec = runs[args.run_id]
+        spec = _study_run(args)
         check_data_available(spec.config)
     except ConfigError as err:
         print(f"sinkgan: invalid config: {err}", file=sys.stderr)
@@ -70,25 +105,89 @@ def _validate(args) -> int:
     return 0
 
 
-def _run_config(args) -> int:
+def _study_show(args) -> int:
     import yaml
 
-    from .study import Study
+    from .config import ConfigError
 
-    run = Study.load(args.scale).runs()[args.run_id]
-    print(yaml.safe_dump(run.config.to_dict(), sort_keys=False), end="")
+    try:
+        spec = _study_run(args)
+    except ConfigError as err:
+        print(f"sinkgan: {err}", file=sys.stderr)
+        return 2
+    print(yaml.safe_dump(spec.config.to_dict(), sort_keys=False), end="")
     return 0
 
 
-def _table(args) -> int:
-    from . import tables
+def _study_list(args) -> int:
+    """One line per run: its id, then the figures that use it."""
+    from .config import ConfigError
 
-    return tables.main([args.which, "--out", args.out])
+    try:
+        study = _study(args)
+        figures = [args.figure] if args.figure else study.figures()
+        users: dict[str, list[str]] = {}
+        for fig in figures:
+            for spec in study.figure_runs(fig):
+                users.setdefault(spec.run_id, []).append(fig)
+    except (ConfigError, KeyError) as err:
+        print(f"sinkgan: {err}", file=sys.stderr)
+        return 2
+    for run_id, figs in users.items():
+        print(f"{run_id}\t{','.join(figs)}")
+    return 0
 
 
-def main(argv=None) -> int:
+def _add_study_options(p, scale_positional: bool = False) -> None:
+    from .study import SCALES
+
+    if scale_positional:
+        p.add_argument("scale", choices=SCALES, help="study scale (config/study.yaml scales:)")
+    else:
+        p.add_argument("--scale", default="smoke", choices=SCALES, help="study scale (default smoke)")
+    p.add_argument("--study", default=None, metavar="FILE",
+                   help="a resolved study (results/<scale>/.study/*.json, what the DAG passes) instead of resolving "
+                        "config/study.yaml here")
+    p.add_argument("--data", choices=("real", "standin"), default=None,
+                   help="override the scale's data choice (as snakemake --config data=...)")
+    p.add_argument("--data-root", default="data", help="folder of the real data sets (as --config data_root=...)")
+
+
+#: Command groups whose arguments their own module defines (``configure(parser)``, ``run(args)``);
+#: the module is imported only when its group is used (some import torch).
+GROUPS = {
+    "metrics": ("sinkgan.metrics.__main__", "measurements of finished runs: quality (IS/FID/KID), track (SSIM), rate (kappa)"),
+    "data": ("sinkgan.data", "data sets: list, fetch (download where allowed, cache), prepare (Cats)"),
+    "report": ("sinkgan.report", "the reproduction report: scorecard, build (LaTeX), check-log, deviations-md"),
+    "sing": ("sinkgan.sing_experiments", "run one SiNG experiment (Section 7: l2, encoder, gan)"),
+    "table": ("sinkgan.tables", "write Table 2 or 3 from the model code"),
+    "bench": ("sinkgan.bench", "time a training iteration and S_eps here (results/bench/<device>.json)"),
+    "verify-results": ("sinkgan.verify", "retrain committed runs from their recorded configs and compare their losses"),
+}
+
+
+class _Version(argparse.Action):
+    """``--version``: the package version and the code's commit (asked of git only when wanted)."""
+
+    def __init__(self, option_strings, dest, help=None):
+        super().__init__(option_strings, dest, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from . import __version__
+        from .provenance import git_commit
+
+        print(f"sinkgan {__version__} (code {git_commit()})")
+        parser.exit()
+
+
+def build_parser(groups=None) -> argparse.ArgumentParser:
+    """The ``sinkgan`` parser; ``groups``: the command groups of :data:`GROUPS` to configure in full
+    (``None``: all of them; the others then only list themselves in ``--help``)."""
+    import importlib
+
     parser = argparse.ArgumentParser(prog="sinkgan", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action=_Version, help="print the version and the code's commit")
+    sub = parser.add_subparsers(dest="subcommand", required=True, metavar="COMMAND")
 
     p = sub.add_parser("train", help="train one run into a run directory")
     p.add_argument("config", help="YAML config (fields of sinkgan.config.TrainConfig)")
@@ -96,33 +195,49 @@ def main(argv=None) -> int:
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/last.pt if it exists")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field (repeatable)")
     p.add_argument("--scale", default=None, help="study scale recorded in the summary (set by the DAG)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (rate-limited progress lines instead)")
     p.set_defaults(func=_train)
 
     p = sub.add_parser("train-study", help="train one run of the study (used by the Snakemake rule; always resumes)")
-    p.add_argument("scale")
-    p.add_argument("run_id")
-    p.add_argument("--data", choices=("real", "standin"), default=None, help="override the scale's data choice")
-    p.add_argument("--data-root", default="data")
-    p.add_argument("--no-progress", action="store_true")
+    _add_study_options(p, scale_positional=True)
+    p.add_argument("run_id", help="a run id of the study (`sinkgan study list`)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (rate-limited progress lines instead)")
     p.set_defaults(func=_train_study)
 
+    p = sub.add_parser("study", help="the study's runs: list their ids, show one's resolved config")
+    study_sub = p.add_subparsers(dest="study_command", required=True)
+    q = study_sub.add_parser("list", help="every run id of the study at a scale, with the figures that use it")
+    _add_study_options(q)
+    q.add_argument("--figure", default=None, help="only the runs of this figure (e.g. fig04)")
+    q.set_defaults(func=_study_list)
+    q = study_sub.add_parser("show", help="the resolved config of one run")
+    q.add_argument("run_id", help="a run id of the study (`sinkgan study list`)")
+    _add_study_options(q)
+    q.set_defaults(func=_study_show)
+
+    p = sub.add_parser("run-config", help="the resolved config of a study run (same as `study show RUN --scale SCALE`)")
+    _add_study_options(p, scale_positional=True)
+    p.add_argument("run_id", help="a run id of the study")
+    p.set_defaults(func=_study_show)
+
     p = sub.add_parser("validate", help="check a config and print it resolved")
-    p.add_argument("config")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("config", help="YAML config (fields of sinkgan.config.TrainConfig)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field (repeatable)")
     p.set_defaults(func=_validate)
 
-    p = sub.add_parser("run-config", help="print the resolved config of a study run")
-    p.add_argument("scale")
-    p.add_argument("run_id")
-    p.set_defaults(func=_run_config)
+    for name, (module, help_text) in GROUPS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if groups is None or name in groups:
+            mod = importlib.import_module(module)
+            mod.configure(p)
+            p.set_defaults(func=mod.run)
+    return parser
 
-    p = sub.add_parser("table", help="write Table 2 or 3 from the model code")
-    p.add_argument("which", choices=("table2", "table3"))
-    p.add_argument("--out", required=True)
-    p.set_defaults(func=_table)
 
-    args = parser.parse_args(argv)
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    args = build_parser(groups={chosen}).parse_args(argv)
     return args.func(args)
 
 

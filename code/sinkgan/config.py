@@ -11,11 +11,14 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import re
 import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import yaml
+
+from .atomic import atomic_write_text
 
 
 class ConfigError(ValueError):
@@ -25,7 +28,9 @@ class ConfigError(ValueError):
 INF = math.inf
 
 
-def _f(default, help: str, *, range=None, lo_open=False, hi_open=False, choices=None):
+def setting(default, help: str, *, range=None, lo_open=False, hi_open=False, choices=None):
+    """A dataclass field with the metadata :func:`validate` checks: ``range=(lo, hi)`` (``lo_open`` /
+    ``hi_open`` exclude an end) or ``choices``; ``help`` is the text of ``--help`` and of the docs."""
     meta = {"help": help}
     if range is not None:
         meta.update(range=range, lo_open=lo_open, hi_open=hi_open)
@@ -34,6 +39,22 @@ def _f(default, help: str, *, range=None, lo_open=False, hi_open=False, choices=
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda d=default: type(d)(d), metadata=meta)
     return field(default=default, metadata=meta)
+
+
+_f = setting  # short name for the field tables below
+
+
+def check_adam_betas(betas) -> list[float]:
+    """Adam's ``(beta1, beta2)``: two numbers, each in [0, 1); returned as floats."""
+    if len(betas) != 2 or not all(isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1 for b in betas):
+        raise ConfigError(f"adam_betas: {betas!r} must be two numbers, each in [0, 1)")
+    return [float(b) for b in betas]
+
+
+def check_max_images(max_images: int, batch_size: int) -> None:
+    """A data set cut to ``max_images`` must still fill one mini-batch (0 = no cut)."""
+    if max_images and max_images < batch_size:
+        raise ConfigError(f"max_images: {max_images} is smaller than batch_size {batch_size}; allowed 0 or >= batch_size")
 
 
 DATASET_IDS = ("mnist", "cats", "celeba", "cifar10", "mnist5k", "fashion", "digits", "photos-standin")
@@ -65,6 +86,9 @@ class TrainConfig:
     cost: str = _f("euclidean", "ground cost: eq. 20 (euclidean) or the authors' sum |a_k-b_k|^p (lp)", choices=("euclidean", "lp"))
     grad: str = _f("autodiff", "differentiate through the iterations (autodiff) or at the potentials (envelope)", choices=("autodiff", "envelope"))
     value: str = _f("dual", "reported loss: dual <f,a>+<g,b> or sharp <pi,C>", choices=("dual", "sharp"))
+    order: str = _f("fake-real", "argument order of S_eps and W_eps: (fake, real) as the text writes it, or (real, fake) as the authors' code", choices=("fake-real", "real-fake"))
+    backend: str = _f("torch", "Sinkhorn implementation: torch operations, the fused Triton kernels (CUDA, m <= 128), "
+                      "or auto (fused on CUDA when triton is importable, else torch); same values", choices=("torch", "fused", "auto"))
     # --- optimisation
     batch_size: int = _f(100, "mini-batch size m", range=(2, 100000))
     n_critic: int = _f(10, "critic steps per generator step", range=(1, 1000))
@@ -81,6 +105,12 @@ class TrainConfig:
     sample_every: int = _f(500, "write a sample grid every k iterations", range=(1, 10**9))
     checkpoint_every: int = _f(500, "write a checkpoint every k iterations", range=(1, 10**9))
     n_grid: int = _f(64, "fixed latents in each sample grid", range=(1, 1024))
+    snapshot_every: int = _f(0, "keep the generator every k iterations in snapshots/ for IS/FID over training (0 = none)",
+                             range=(0, 10**9))
+    progress_every_s: float = _f(30.0, "without a progress bar (under the DAG): print iteration, losses, it/s and "
+                                       "ETA at most this often, in seconds", range=(0, INF), lo_open=True, hi_open=True)
+    compile: str = _f("none", "torch.compile the critic and generator steps with this mode (reduce-overhead: CUDA graphs "
+                      "on GPU); none = eager", choices=("none", "default", "reduce-overhead", "max-autotune"))
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -153,33 +183,75 @@ def validate(cls, mapping: dict):
 
 
 def _check_train(cfg: TrainConfig) -> None:
-    betas = cfg.adam_betas
-    if len(betas) != 2 or not all(isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1 for b in betas):
-        raise ConfigError(f"adam_betas: {betas!r} must be two numbers, each in [0, 1)")
-    cfg.adam_betas = [float(b) for b in betas]
+    cfg.adam_betas = check_adam_betas(cfg.adam_betas)
     if cfg.variant == "simsgda" and cfg.n_critic != 1:
         raise ConfigError(f"n_critic: simsgda updates both players simultaneously, so n_critic must be 1 (got {cfg.n_critic})")
-    if cfg.max_images and cfg.max_images < cfg.batch_size:
-        raise ConfigError(f"max_images: {cfg.max_images} is smaller than batch_size {cfg.batch_size}; allowed 0 or >= batch_size")
+    if cfg.backend == "fused" and cfg.device == "cpu":
+        raise ConfigError("backend: 'fused' runs the Triton kernels on CUDA (on CPU only the slow interpreter, for tests); "
+                          "allowed with device=cpu: torch, auto")
+    check_max_images(cfg.max_images, cfg.batch_size)
 
 
 TrainConfig.check = _check_train  # run by validate()
 
 
+# YAML 1.1 (PyYAML) reads 1e-4, 1e5 and 1.0e4 as strings; YAML 1.2 and every user read them as numbers.
+_FLOAT_WITH_EXPONENT = re.compile(r"^[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+$")
+
+
+class YamlLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that reads ``1e-4`` as a number and refuses duplicate keys (no silent last-wins)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.setdefault(key, key_node.start_mark.line + 1)
+            except TypeError:  # an unhashable key: the base class reports it
+                continue
+            if first != key_node.start_mark.line + 1:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first given on line {first})", key_node.start_mark)
+        return super().construct_mapping(node, deep)
+
+
+class YamlDumper(yaml.SafeDumper):
+    """``yaml.SafeDumper`` that quotes the strings :class:`YamlLoader` would read as numbers."""
+
+
+for _cls in (YamlLoader, YamlDumper):
+    _cls.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_WITH_EXPONENT, list("-+0123456789."))
+
+
+def atomic_write_yaml(path: str | Path, obj) -> None:
+    """Write ``obj`` as YAML with :class:`YamlDumper`, so that :func:`load_config` reads back what was written."""
+    atomic_write_text(path, yaml.dump(obj, Dumper=YamlDumper, sort_keys=False))
+
+
+def _yaml_error(err: yaml.YAMLError) -> str:
+    """One line: the problem and where (``line L, column C``)."""
+    mark = getattr(err, "problem_mark", None)
+    problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+    return f"{problem} (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else problem
+
+
+def parse_yaml(text: str, where: str):
+    """YAML text -> Python object with :class:`YamlLoader`; malformed YAML is one ConfigError naming ``where``."""
+    try:
+        return yaml.load(text, Loader=YamlLoader)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{where}: not valid YAML: {_yaml_error(err)}") from None
+
+
 def parse_override(item: str) -> tuple[str, object]:
-    """``key=value`` -> (key, YAML-parsed value); ``eps=0.1`` -> ("eps", 0.1)."""
+    """``key=value`` -> (key, YAML-parsed value); ``eps=0.1`` -> ("eps", 0.1), ``lr_g=1e-4`` -> ("lr_g", 0.0001)."""
     if "=" not in item:
         raise ConfigError(f"--set {item!r}: expected key=value")
     key, raw = item.split("=", 1)
-    try:
-        value = yaml.safe_load(raw) if raw != "" else ""
-    except yaml.YAMLError as err:
-        raise ConfigError(f"--set {item!r}: cannot parse value: {err}") from None
-    if isinstance(value, str):  # YAML 1.1 reads 1e-4 (no dot) as a string
-        try:
-            value = float(value)
-        except ValueError:
-            pass
+    value = parse_yaml(raw, f"--set {item!r}") if raw != "" else ""
     return key.strip(), value
 
 
@@ -190,7 +262,13 @@ def load_config(path: str | Path | None, overrides: typing.Iterable[str] = (), c
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"config file {str(path)!r} does not exist")
-        mapping = yaml.safe_load(path.read_text()) or {}
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise ConfigError(f"{path}: not a YAML text file (it is not UTF-8 text)") from None
+        mapping = parse_yaml(text, str(path))
+        if mapping is None:
+            mapping = {}
         if not isinstance(mapping, dict):
             raise ConfigError(f"{path}: expected a mapping of field: value at the top level")
         mapping.pop("provenance", None)  # a resolved config written by a run may be fed back

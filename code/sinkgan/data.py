@@ -19,7 +19,7 @@ Real data sets of the papers (read from a prepared folder under the data root ``
               by ``python -m sinkgan.data prepare cats --src DIR`` into ``root/cats/*.png`` (64x64),
               then resized to 32x32.  Not downloadable here.
 ``celeba``    CelebA aligned faces ``root/celeba/img_align_celeba/*.jpg`` (178x218): central
-              140x140 crop, resized to 32x32.  ``download=True`` tries torchvision (often refused
+              160x160 crop (the authors' code), resized to 32x32.  ``download=True`` tries torchvision (often refused
               by Google Drive quota).
 ``cifar10``   CIFAR-10 training set (50,000) from ``root/cifar10/cifar-10-batches-py/``;
               ``download=True`` fetches it with ``torchvision.datasets.CIFAR10``.
@@ -61,10 +61,10 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
-from .checkpoint import atomic_torch_save
+from .atomic import atomic_torch_save
 
 SIZE = 32  # every image is SIZE x SIZE
-CELEBA_CROP = 140  # side of the central square cropped from an aligned 178x218 CelebA image
+CELEBA_CROP = 160  # side of the central square cropped from an aligned 178x218 CelebA image (the authors' crop_size)
 CAT_SIZE = 64  # prepared cat faces are CAT_SIZE x CAT_SIZE PNGs, resized to SIZE at load time
 CAT_MIN_FACE = 64  # default: faces whose crop is smaller than this (pixels) are skipped
 CAT_PAD = 0.1  # the square face box is grown by this fraction of its side on each side
@@ -130,9 +130,6 @@ class Dataset:
     def __len__(self) -> int:
         return int(self.images.shape[0])
 
-
-_MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
-                "t10k-labels-idx1-ubyte")
 
 DATASETS: dict[str, DatasetSpec] = {
     s.id: s
@@ -669,22 +666,43 @@ def _availability(name: str, root: Path) -> str:
         return "missing (downloadable)" if spec.downloadable else "missing"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sinkgan.data", description=__doc__.split("\n")[0])
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is out of range; allowed >= 0 (0 = all images)")
+    return value
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add the ``list``, ``prepare`` and ``fetch`` sub-commands to ``parser`` (``sinkgan data``)."""
+    root_help = "folder of the prepared data sets and the cache (default: data)"
     sub = parser.add_subparsers(dest="cmd", required=True)
     p_list = sub.add_parser("list", help="data set ids and whether they are available")
-    p_list.add_argument("--root", default="data")
+    p_list.add_argument("--root", default="data", help=root_help)
     p_prep = sub.add_parser("prepare", help="prepare a real data set from its downloaded files")
-    p_prep.add_argument("name", choices=["cats"])
+    p_prep.add_argument("name", choices=["cats"], help="the data set to prepare (Cats: faces cropped from the Kaggle photos)")
     p_prep.add_argument("--src", required=True, help="folder holding CAT_00 ... CAT_06")
-    p_prep.add_argument("--root", default="data")
-    p_prep.add_argument("--min-face", type=int, default=CAT_MIN_FACE)
+    p_prep.add_argument("--root", default="data", help=root_help)
+    p_prep.add_argument("--min-face", type=_non_negative_int, default=CAT_MIN_FACE,
+                        help=f"drop faces smaller than this many pixels (default {CAT_MIN_FACE})")
     p_fetch = sub.add_parser("fetch", help="load (and download, where allowed) a data set, filling the cache")
-    p_fetch.add_argument("name", choices=list(DATASETS))
-    p_fetch.add_argument("--root", default="data")
-    p_fetch.add_argument("--download", action="store_true")
-    p_fetch.add_argument("--max-images", type=int, default=0)
-    args = parser.parse_args(argv)
+    p_fetch.add_argument("name", choices=list(DATASETS), help="data set id (`sinkgan data list`)")
+    p_fetch.add_argument("--root", default="data", help=root_help)
+    p_fetch.add_argument("--download", action="store_true", help="download it where its source allows")
+    p_fetch.add_argument("--max-images", type=_non_negative_int, default=0, help="keep the first N images (0 = all)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sinkgan.data", description=__doc__.split("\n")[0])
+    configure(parser)
+    return run(parser.parse_args(argv))
+
+
+def run(args) -> int:
+    """Carry out a parsed ``sinkgan data`` command."""
     root = Path(args.root)
     try:
         if args.cmd == "list":

@@ -2,31 +2,40 @@ r"""The paper's generator and discriminator networks (Tables 2 and 3).
 
 Two architectures for 32x32 images with ``channels`` colour channels:
 
-* ``"dcgan"`` (Table 2, MNIST 32x32x1)
+* ``"dcgan"`` (Table 2, MNIST 32x32x1; the authors' ``modules/network/sn_dcgan.py``)
 
   - G: ``z (n, z_dim) -> (z_dim, 1, 1)``, four transposed-convolution blocks (DCGAN pyramid)
     ``1 -> 4 -> 8 -> 16 -> 32`` pixels with ``4 ngf, 2 ngf, ngf, channels`` feature maps;
-    batch norm + ReLU after all but the last (no bias before batch norm), tanh at the end.
+    batch norm + ReLU after all but the last, tanh at the end.  No convolution has a bias.
   - D: ``conv4x4 s2 (ndf) -> conv4x4 s2 (2 ndf) -> conv4x4 s2 (4 ndf)``, each followed by
     LeakyReLU(0.2), then ``conv4x4 s1 p0`` to ``critic_dim`` maps of size 1x1, flattened: a
     feature vector of ``critic_dim`` numbers (no sigmoid).  This last 4x4 "valid"
-    convolution over the whole 4x4 map is the linear map to the feature vector.
-  - Initialisation (DCGAN): conv weights ~ N(0, 0.02), batch-norm weights ~ N(1, 0.02),
-    batch-norm and conv biases 0.
+    convolution over the whole 4x4 map is the linear map to the feature vector.  No
+    convolution has a bias.
+  - Parameters at ngf = ndf = 64, z_dim = critic_dim = 100, one channel: G 1,066,880,
+    D 1,065,984 (the authors' networks).
+  - Initialisation (the authors' code; the text is silent): G conv weights ~ N(0, 0.02),
+    batch-norm weights ~ N(1, 0.02), batch-norm biases 0; D keeps PyTorch's default
+    (Kaiming-uniform with a = sqrt 5).
 
-* ``"resnet"`` (Table 3, Cats and CelebA 32x32x3; the SNGAN CIFAR ResNet)
+* ``"resnet"`` (Table 3, Cats and CelebA 32x32x3; the authors' ``modules/network/sn_resnet.py``,
+  the SNGAN CIFAR ResNet)
 
   - G: ``Linear(z_dim, 4*4*ngf) -> (ngf, 4, 4)``, three up-sampling residual blocks
-    ``BN-ReLU-up2-conv3x3-BN-ReLU-conv3x3`` (+ shortcut ``up2-conv1x1``), giving
-    ``4 -> 8 -> 16 -> 32`` pixels, then ``BN-ReLU-conv3x3-tanh``.
+    ``BN-ReLU-up2-conv3x3-BN-ReLU-conv3x3`` (+ shortcut ``up2``, a plain nearest-neighbour
+    up-sample, no convolution), giving ``4 -> 8 -> 16 -> 32`` pixels, then
+    ``BN-ReLU-conv3x3-tanh``.
   - D: the SNGAN "optimised" first block ``conv3x3-ReLU-conv3x3-avgpool2``
     (+ shortcut ``avgpool2-conv1x1``), one down-sampling block and two plain blocks
-    ``ReLU-conv3x3-ReLU-conv3x3`` (+ ``conv1x1``/avgpool shortcut where the shape changes),
-    ``32 -> 16 -> 8 -> 8 -> 8`` pixels with ``ndf`` maps, then ReLU, global *average* pool
-    (the paper's text; SNGAN sums, which only rescales the features by 64) and a linear map
-    to ``critic_dim`` features.
-  - Initialisation (SNGAN): Xavier-uniform, gain sqrt(2) inside residual branches and 1 on
-    shortcuts / dense layers, zero biases, batch norm (1, 0).
+    ``ReLU-conv3x3-ReLU-conv3x3`` (+ ``conv1x1-avgpool2`` shortcut where the shape changes,
+    identity otherwise), ``32 -> 16 -> 8 -> 8 -> 8`` pixels with ``ndf`` maps, then ReLU,
+    global *average* pool (the paper's text and the authors' ``AvgPool2d(8)``; SNGAN sums,
+    which only rescales the features by 64) and a linear map to ``critic_dim`` features.
+  - Convolutions and dense layers have biases.  Parameters at ngf = ndf = 64,
+    z_dim = critic_dim = 100, three channels: G 327,619, D 271,204 (the authors' networks).
+  - Initialisation (the authors' code; the text is silent): Xavier-uniform weights with gain
+    1, except gain sqrt(2) on the discriminator's 1x1 shortcut convolutions; biases keep
+    PyTorch's default (uniform in +-1/sqrt(fan_in)); batch norm (1, 0).
 
 Spectral normalisation (Miyato et al. 2018) with coefficient ``k_SN`` is applied to *every*
 convolution and linear layer of the discriminator::
@@ -45,6 +54,7 @@ All forward passes have static shapes and no host synchronisation (CUDA-graph ca
 """
 from __future__ import annotations
 
+import functools
 import math
 from collections import OrderedDict
 
@@ -182,14 +192,14 @@ class Network(nn.Sequential):
         self.input_shape = tuple(input_shape)
 
 
-def _gen_up_block(cin: int, cout: int) -> ResidualBlock:
+def _gen_up_block(ch: int) -> ResidualBlock:
+    """Up-sampling block ``ch -> ch`` maps; the shortcut is a plain up-sample (no convolution)."""
     residual = nn.Sequential(OrderedDict(
-        bn1=nn.BatchNorm2d(cin), relu1=nn.ReLU(), up=nn.Upsample(scale_factor=2, mode="nearest"),
-        conv1=nn.Conv2d(cin, cout, 3, 1, 1), bn2=nn.BatchNorm2d(cout), relu2=nn.ReLU(),
-        conv2=nn.Conv2d(cout, cout, 3, 1, 1)))
-    shortcut = nn.Sequential(OrderedDict(
-        up=nn.Upsample(scale_factor=2, mode="nearest"), conv=nn.Conv2d(cin, cout, 1, 1, 0)))
-    return ResidualBlock(residual, shortcut, "ResBlock up (BN-ReLU-up-conv3x3-BN-ReLU-conv3x3; up-conv1x1)")
+        bn1=nn.BatchNorm2d(ch), relu1=nn.ReLU(), up=nn.Upsample(scale_factor=2, mode="nearest"),
+        conv1=nn.Conv2d(ch, ch, 3, 1, 1), bn2=nn.BatchNorm2d(ch), relu2=nn.ReLU(),
+        conv2=nn.Conv2d(ch, ch, 3, 1, 1)))
+    shortcut = nn.Upsample(scale_factor=2, mode="nearest")
+    return ResidualBlock(residual, shortcut, "ResBlock up (BN-ReLU-up-conv3x3-BN-ReLU-conv3x3; up)")
 
 
 def _disc_first_block(cin: int, cout: int) -> ResidualBlock:
@@ -221,13 +231,14 @@ def _disc_block(cin: int, cout: int, down: bool) -> ResidualBlock:
 
 # ----------------------------------------------------------------------------- initialisation
 @torch.no_grad()
-def _init_dcgan(model: nn.Module) -> None:
-    """DCGAN: conv weights ~ N(0, 0.02), BN weights ~ N(1, 0.02), all biases 0."""
+def _init_dcgan_generator(model: nn.Module) -> None:
+    """The authors' DCGAN generator: conv weights ~ N(0, 0.02), BN weights ~ N(1, 0.02), BN biases 0.
+
+    (Their DCGAN critic is not re-initialised: it keeps PyTorch's default.)
+    """
     for m in model.modules():
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
             nn.init.normal_(m.weight, 0.0, 0.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
         elif isinstance(m, nn.BatchNorm2d):
             nn.init.normal_(m.weight, 1.0, 0.02)
             nn.init.zeros_(m.bias)
@@ -235,21 +246,34 @@ def _init_dcgan(model: nn.Module) -> None:
 
 @torch.no_grad()
 def _init_resnet(model: nn.Module) -> None:
-    """SNGAN: Xavier-uniform (gain sqrt 2 in residual branches, 1 elsewhere), zero biases, BN (1, 0)."""
+    """The authors' ResNet: Xavier-uniform weights, gain sqrt(2) on the 1x1 shortcut convolutions
+    (``.shortcut.`` in the module path), gain 1 elsewhere; biases and batch norm keep PyTorch's
+    default initialisation (biases uniform in +-1/sqrt(fan_in), batch norm (1, 0))."""
     for name, m in model.named_modules():
         if isinstance(m, (nn.Conv2d, nn.Linear)):
-            gain = math.sqrt(2.0) if ".residual." in f".{name}." else 1.0
+            gain = math.sqrt(2.0) if ".shortcut." in f".{name}." else 1.0
             nn.init.xavier_uniform_(m.weight, gain=gain)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
 
 
 # ----------------------------------------------------------------------------- public builders
+@functools.lru_cache(maxsize=1)
+def prime_cpu_tanh() -> None:
+    """Call the CPU ``tanh`` kernel once, on every intra-op thread, before any result depends on it.
+
+    Observed with two threads (PyTorch 2.13 CPU, AVX-512): the first ``tanh`` of a process (the
+    DCGAN generator's output layer, after ConvTranspose2d) sometimes computed half of its input,
+    the main thread's share, on a path accurate to only ~5e-5 relative near 0; the same call
+    repeated was exact.  It struck about one process in seven, so two runs of one configuration,
+    or a run and its resumption, differed in the 8th digit and then everywhere.  A throwaway first
+    call made 46 of 46 processes bit-identical
+    (tests/test_train.py::test_training_is_bit_identical_across_processes).
+    """
+    torch.tanh(torch.linspace(-3.0, 3.0, 1 << 16))
+
+
 def build_generator(arch: str, channels: int, z_dim: int = 100, ngf: int = 64) -> Network:
     """Generator ``G_theta``: ``z (n, z_dim) -> x (n, channels, 32, 32)`` with values in [-1, 1] (tanh)."""
+    prime_cpu_tanh()
     _check_arch(arch)
     _check_positive_int("channels", channels)
     _check_positive_int("z_dim", z_dim)
@@ -260,13 +284,13 @@ def build_generator(arch: str, channels: int, z_dim: int = 100, ngf: int = 64) -
             convt1=nn.ConvTranspose2d(z_dim, 4 * ngf, 4, 1, 0, bias=False), bn1=nn.BatchNorm2d(4 * ngf), relu1=nn.ReLU(),
             convt2=nn.ConvTranspose2d(4 * ngf, 2 * ngf, 4, 2, 1, bias=False), bn2=nn.BatchNorm2d(2 * ngf), relu2=nn.ReLU(),
             convt3=nn.ConvTranspose2d(2 * ngf, ngf, 4, 2, 1, bias=False), bn3=nn.BatchNorm2d(ngf), relu3=nn.ReLU(),
-            convt4=nn.ConvTranspose2d(ngf, channels, 4, 2, 1), tanh=nn.Tanh())
+            convt4=nn.ConvTranspose2d(ngf, channels, 4, 2, 1, bias=False), tanh=nn.Tanh())
         net = Network(layers, arch, "generator", (z_dim,))
-        _init_dcgan(net)
+        _init_dcgan_generator(net)
     else:
         layers = OrderedDict(
             dense=nn.Linear(z_dim, 4 * 4 * ngf), unflatten=nn.Unflatten(1, (ngf, 4, 4)),
-            block1=_gen_up_block(ngf, ngf), block2=_gen_up_block(ngf, ngf), block3=_gen_up_block(ngf, ngf),
+            block1=_gen_up_block(ngf), block2=_gen_up_block(ngf), block3=_gen_up_block(ngf),
             bn=nn.BatchNorm2d(ngf), relu=nn.ReLU(), conv=nn.Conv2d(ngf, channels, 3, 1, 1), tanh=nn.Tanh())
         net = Network(layers, arch, "generator", (z_dim,))
         _init_resnet(net)
@@ -289,12 +313,11 @@ def build_discriminator(arch: str, channels: int, ndf: int = 64, critic_dim: int
         raise ValueError(f"spectral_norm={spectral_norm!r} must be True or False")
     if arch == "dcgan":
         layers = OrderedDict(
-            conv1=nn.Conv2d(channels, ndf, 4, 2, 1), lrelu1=nn.LeakyReLU(0.2),
-            conv2=nn.Conv2d(ndf, 2 * ndf, 4, 2, 1), lrelu2=nn.LeakyReLU(0.2),
-            conv3=nn.Conv2d(2 * ndf, 4 * ndf, 4, 2, 1), lrelu3=nn.LeakyReLU(0.2),
-            conv4=nn.Conv2d(4 * ndf, critic_dim, 4, 1, 0), flatten=nn.Flatten(1))
-        net = Network(layers, arch, "discriminator", (channels, IMAGE_SIZE, IMAGE_SIZE))
-        _init_dcgan(net)
+            conv1=nn.Conv2d(channels, ndf, 4, 2, 1, bias=False), lrelu1=nn.LeakyReLU(0.2),
+            conv2=nn.Conv2d(ndf, 2 * ndf, 4, 2, 1, bias=False), lrelu2=nn.LeakyReLU(0.2),
+            conv3=nn.Conv2d(2 * ndf, 4 * ndf, 4, 2, 1, bias=False), lrelu3=nn.LeakyReLU(0.2),
+            conv4=nn.Conv2d(4 * ndf, critic_dim, 4, 1, 0, bias=False), flatten=nn.Flatten(1))
+        net = Network(layers, arch, "discriminator", (channels, IMAGE_SIZE, IMAGE_SIZE))  # PyTorch's default init
     else:
         layers = OrderedDict(
             block1=_disc_first_block(channels, ndf), block2=_disc_block(ndf, ndf, down=True),
@@ -388,3 +411,21 @@ def layer_table(model: nn.Module, input_shape: tuple[int, ...] | None = None) ->
             h.remove()
         model.train(was_training)
     return records
+
+
+def data_channels(dataset: str) -> int:
+    """Image channels of a data set id (1 for MNIST and its stand-ins, 3 for the photographs)."""
+    from .data import DATASETS
+
+    return DATASETS[dataset].channels
+
+
+def build_networks(cfg, device) -> tuple[nn.Module, nn.Module]:
+    """``(G, D)`` for a :class:`~sinkgan.config.TrainConfig`; spectral norm on D except for the SGD-AutoDiff baseline."""
+    channels = data_channels(cfg.dataset)
+    G = build_generator(cfg.arch, channels, z_dim=cfg.z_dim, ngf=cfg.ngf)
+    D = build_discriminator(
+        cfg.arch, channels, ndf=cfg.ndf, critic_dim=cfg.critic_dim, k_sn=cfg.k_sn,
+        spectral_norm=cfg.variant != "sgd-autodiff",
+    )
+    return G.to(device), D.to(device)

@@ -59,6 +59,8 @@ def device_name(device) -> str:
 
 
 def provenance(device="cpu") -> dict:
+    """What decides a run's numbers besides its config: code version, library and kernel versions,
+    device, thread count (CPU reductions depend on it) and the CPU instruction set the kernels use."""
     import numpy
     import torch
 
@@ -69,4 +71,16 @@ def provenance(device="cpu") -> dict:
         "python": platform.python_version(),
         "device": device_name(device),
         "host": platform.node(),
+        "threads": torch.get_num_threads(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "mkldnn": torch.backends.mkldnn.is_available(),
+        "cuda": torch.version.cuda,
+        "cudnn": torch.backends.cudnn.version() if torch.cuda.is_available() else None,
     }
+
+
+def tensor_sha256(t) -> str:
+    """SHA-256 of a tensor's bytes (contiguous, on the CPU): the training images' fingerprint."""
+    import hashlib
+
+    return hashlib.sha256(t.detach().cpu().contiguous().numpy().tobytes()).hexdigest()

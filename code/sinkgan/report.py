@@ -2,20 +2,20 @@
 
 Nothing in ``paper/`` types a result: this module reads ``results/<scale>/`` and writes
 
-``paper/generated/macros.tex``
+``paper/generated/<scale>/macros.tex``
     ``\\ReproScale``, ``\\ReproCommit``, compute totals, claim counts, and every per-run number as
     ``\\ReproDef{<figure>/<label>/<quantity>}{value}`` (read in the text with ``\\Result{...}``,
     which warns -- and the build fails -- on a key that was not generated);
-``setup.tex``, ``tables.tex``, ``figures.tex``, ``scorecard.tex``, ``deviations.tex``, ``sing.tex``
+``summary.tex`` (the one-page summary table), ``setup.tex``, ``tables.tex``, ``figures.tex``, ``scorecard.tex``, ``deviations.tex``, ``sing.tex``
     the sections' generated bodies;
 
 and ``results/<scale>/claims.json`` (the scorecard, see :mod:`sinkgan.claims`).
 
 Command line (what ``code/rules/paper.smk`` runs)::
 
-    python -m sinkgan.report scorecard --scale smoke      # claims.json + paper/generated/*.tex
-    python -m sinkgan.report build                        # latexmk -> paper/main.pdf, log checked
-    python -m sinkgan.report check-log paper/build/main.log
+    python -m sinkgan.report scorecard --scale smoke      # claims.json + paper/generated/smoke/*.tex
+    python -m sinkgan.report build --scale smoke          # latexmk -jobname=smoke -> paper/smoke/main.pdf, log checked
+    python -m sinkgan.report check-log paper/build/smoke.log
     python -m sinkgan.report deviations-md                # the README's "Deviations" table
 """
 from __future__ import annotations
@@ -30,17 +30,18 @@ import subprocess
 import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import yaml
 
 from . import claims as C
-from .checkpoint import atomic_write_bytes, atomic_write_text
+from . import rundir
+from .atomic import atomic_write_bytes, atomic_write_text
 from .provenance import git_commit, repo_root
 
 REPO = repo_root()  # $SINKGAN_ROOT, else the working tree Snakemake runs in, else this checkout
-#: Files written under ``paper/generated/`` by :func:`write_generated`.
-GENERATED = ("macros", "setup", "tables", "figures", "scorecard", "deviations", "sing")
+#: Files written under ``paper/generated/<scale>/`` by :func:`write_generated`.
+GENERATED = ("macros", "summary", "setup", "tables", "figures", "scorecard", "deviations", "sing")
 #: The SiNG figures the report has a place for (built by the SiNG rules when the study asks).
 SING_FIGURES = ("sing71", "sing72", "sing73")
 TABLES = ("table2", "table3")
@@ -110,9 +111,9 @@ def deviations_latex(devs: Sequence[Deviation]) -> str:
     """The deviations as a ``longtable`` (the report's "Deviations" section)."""
     rows = []
     for d in devs:
-        sw = rf"\texttt{{{latex_escape(d.switch)}}}" if d.switch else r"\emph{none}"
+        sw = rf"\texttt{{{_breakable(d.switch)}}}" if d.switch else r"\emph{none}"
         rows.append(
-            f"{sw} & \\texttt{{{latex_escape(d.default)}}} & {latex_escape(d.paper_text)} & "
+            f"{sw} & \\texttt{{{_breakable(d.default)}}} & {latex_escape(d.paper_text)} & "
             f"{latex_escape(d.authors_code)} & {latex_escape(d.why)} \\\\"
         )
     head = (r"\textbf{Switch} & \textbf{Default} & \textbf{Paper text} & \textbf{Authors' code} & "
@@ -136,12 +137,14 @@ _TEX_SPECIAL = {
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
     "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
     "<": r"\textless{}", ">": r"\textgreater{}", "±": r"$\pm$", "–": "--", "—": "---",
+    "|": r"\textbar{}", "/": r"/\allowbreak{}",
     "≈": r"$\approx$", "≤": r"$\le$", "≥": r"$\ge$", "×": r"$\times$", "…": r"\dots{}",
 }
 
 
 def latex_escape(text: Any) -> str:
-    """Plain text -> LaTeX source that typesets the same characters (non-ASCII not listed: '?')."""
+    """Plain text -> LaTeX source that typesets the same characters (non-ASCII not listed: '?');
+    a line may break after '/' (paths)."""
     out = []
     for ch in str(text):
         if ch in _TEX_SPECIAL:
@@ -204,9 +207,12 @@ def study_raw(root: Path = REPO) -> dict:
     return yaml.safe_load((Path(root) / "config" / "study.yaml").read_text()) or {}
 
 
-def paper_figures(raw: Mapping) -> list[str]:
-    """The paper's figures in ``config/study.yaml`` (``figNN``), in order."""
-    return sorted((k for k in (raw.get("figures") or {}) if re.fullmatch(r"fig\d+", k)), key=lambda k: int(k[3:]))
+def paper_figures(raw: Mapping, scale: str | None = None) -> list[str]:
+    """The paper's figures in ``config/study.yaml`` (``figNN``), in order; with ``scale``, those the
+    scale builds (a scale's ``figures:`` list restricts them)."""
+    wanted = ((raw.get("scales") or {}).get(scale) or {}).get("figures") if scale else None
+    return sorted((k for k in (raw.get("figures") or {}) if re.fullmatch(r"fig\d+", k) and (wanted is None or k in wanted)),
+                  key=lambda k: int(k[3:]))
 
 
 def sing_spec(root: Path = REPO) -> dict:
@@ -249,10 +255,10 @@ def _load_study(scale: str, root: Path, **kwargs):
 def figure_evidence(scale: str, root: Path = REPO, study=None) -> dict[str, C.FigureEvidence]:
     """Every paper figure's runs, read from ``results/<scale>/`` via ``sinkgan.study``."""
     root = Path(root)
-    raw = study_raw(root)
     study = study or _load_study(scale, root)
+    raw = study.spec
     out = {}
-    for fig in paper_figures(raw):
+    for fig in paper_figures(raw, scale):
         runs = []
         for spec in study.figure_runs(fig):
             run_dir = Path(spec.run_dir)
@@ -263,8 +269,9 @@ def figure_evidence(scale: str, root: Path = REPO, study=None) -> dict[str, C.Fi
     return out
 
 
-#: Files each figure kind needs from its runs, beyond ``summary.json`` (docs/CONTRACT.md).
-KIND_FILES = {"quality": ("quality.json",), "ssim": ("tracking/ssim.csv",), "rate": ("tracking/rate.json",)}
+#: Files each figure kind needs from its runs, beyond ``summary.json`` (docs/CONTRACT.md); the
+#: figure's notebook and the claims read the same files.
+KIND_FILES = {"quality": (rundir.QUALITY,), "ssim": (rundir.SSIM,), "rate": (rundir.SSIM, rundir.RATE)}
 
 
 def paper_inputs(scale: str, root: Path = REPO, study=None, sing: Sequence[str] | None = None) -> dict[str, list[str]]:
@@ -273,10 +280,10 @@ def paper_inputs(scale: str, root: Path = REPO, study=None, sing: Sequence[str] 
     figure kind needs), ``figures`` (the PDFs the paper includes: fig04-fig22 and the requested
     SiNG figures) and ``tables``."""
     root = Path(root).resolve()
-    raw = study_raw(root)
     study = study or _load_study(scale, root)
+    raw = study.spec
     results: list[str] = []
-    for fig in paper_figures(raw):
+    for fig in paper_figures(raw, scale):
         kind = raw["figures"][fig].get("kind")
         for spec in study.figure_runs(fig):
             run_dir = Path(spec.run_dir)
@@ -286,7 +293,7 @@ def paper_inputs(scale: str, root: Path = REPO, study=None, sing: Sequence[str] 
                 if p not in results:
                     results.append(p)
     sing = list(sing) if sing is not None else requested_sing_figures(raw, scale, sing_spec(root))
-    figs = [f"figures/{f}.pdf" for f in paper_figures(raw) + sing]
+    figs = [f"figures/{scale}/{f}.pdf" for f in paper_figures(raw, scale) + sing]
     return {"results": results, "figures": figs, "tables": [f"figures/{t}.tex" for t in TABLES]}
 
 
@@ -382,9 +389,14 @@ def render_macros(scale: str, scale_info: Mapping, summary: Mapping, claims_resu
     lines = [
         "% generated by sinkgan.report -- do not edit",
         rf"\newcommand{{\ReproScale}}{{{latex_escape(scale)}}}",
+        # \IfBuilt{figNN}{...}{...} (paper/main.tex): text about a figure only where this scale builds it
+        *(rf"\expandafter\def\csname built@{fig}\endcsname{{}}" for fig in figures),
         rf"\newcommand{{\ReproScaleAbout}}{{{latex_text(scale_info.get('about', ''))}}}",
         rf"\newcommand{{\ReproCommit}}{{{latex_escape(commit)}}}",
         rf"\newcommand{{\ReproRunCommits}}{{{latex_escape(', '.join(c[:12] for c in summary['commits']) or 'n/a')}}}",
+        rf"\newcommand{{\ReproResultsCommits}}{{{latex_escape(', '.join(results_commits(figures)) or 'not recorded')}}}",
+        # empty when the results were made at the report's commit, else the warning the header shows
+        rf"\newcommand{{\ReproCommitMismatch}}{{{latex_escape(commit_mismatch(commit, results_commits(figures)))}}}",
         rf"\newcommand{{\ReproNumRuns}}{{{summary['runs']}}}",
         rf"\newcommand{{\ReproNumFinished}}{{{summary['finished']}}}",
         rf"\newcommand{{\ReproGPUHours}}{{{tex_num(summary['gpu_hours'], 3)}}}",
@@ -394,7 +406,7 @@ def render_macros(scale: str, scale_info: Mapping, summary: Mapping, claims_resu
         rf"\newcommand{{\ReproIters}}{{{_range(summary['iterations_min'], summary['iterations_max'])}}}",
         rf"\newcommand{{\ReproDevices}}{{{latex_escape(', '.join(summary['devices']) or 'n/a')}}}",
         rf"\newcommand{{\ReproTorch}}{{{latex_escape(', '.join(summary['torch']) or 'n/a')}}}",
-        rf"\newcommand{{\ReproStandinNote}}{{{'Some or all runs were trained on offline stand-in data sets (named as such below); no claim about the paper' + chr(39) + 's data sets is decided from them.' if summary['any_standin'] else 'All runs were trained on the paper' + chr(39) + 's data sets.'}}}",
+        rf"\newcommand{{\ReproStandinNote}}{{{'Some or all runs were trained on offline stand-in data sets (named as such below); a verdict reached on them is qualified as on stand-in data.' if summary['any_standin'] else 'All runs were trained on the paper' + chr(39) + 's data sets.'}}}",
         rf"\newcommand{{\ReproTail}}{{{tex_num(100 * policy.tail, 3)}\%}}",
         rf"\newcommand{{\ReproZ}}{{{tex_num(policy.z, 3)}}}",
         rf"\newcommand{{\ReproMinIterations}}{{{tex_num(policy.min_iterations)}}}",
@@ -485,27 +497,36 @@ def measured_table(fe: C.FigureEvidence, policy: C.Policy) -> str:
     ])
 
 
-def _study_title(fe: C.FigureEvidence) -> str:
-    return latex_text(fe.meta.get("title", fe.figure))
-
-
 def render_figures(figures: Mapping[str, C.FigureEvidence], captions: Mapping[str, str],
-                   claims_results: Sequence[Mapping], policy: C.Policy) -> str:
+                   claims_results: Sequence[Mapping], policy: C.Policy, scale: str,
+                   notes: Mapping[str, str] | None = None,
+                   degenerate: Mapping[str, Sequence[str]] | None = None) -> str:
+    """One subsection per paper figure: what the paper's figure shows (``notes``, from
+    ``paper/figure_notes.yaml``), ``figures/<scale>/<fig>.pdf`` under the paper's caption (the
+    figure draws its own title, so neither heading nor caption repeats it), the runs, the
+    degenerate results (``degenerate``: :func:`degenerate_results`) and the claims."""
     out = ["% generated by sinkgan.report -- do not edit"]
+    notes, degenerate = notes or {}, degenerate or {}
     for fig, fe in figures.items():
         num = int(fig[3:])
         out += [
-            rf"\subsection{{Figure {num}: {_study_title(fe)}}}\label{{sec:{fig}}}",
+            rf"\subsection{{Figure {num}}}\label{{sec:{fig}}}",
+            rf"\paragraph{{What the paper's figure shows.}} {latex_text(notes.get(fig, '(not described)'))}",
             rf"\setcounter{{figure}}{{{num - 1}}}% numbered as in the paper",
             r"\begin{figure}[H]\centering",
-            rf"\includegraphics[width=\linewidth,height=0.42\textheight,keepaspectratio]{{{fig}.pdf}}",
+            rf"\includegraphics[width=0.9\linewidth,height=0.3\textheight,keepaspectratio]{{{scale}/{fig}.pdf}}",
             rf"\caption{{\textbf{{Paper:}} {latex_text(captions.get(fig, '(caption missing)'))} "
-            rf"\textbf{{Here:}} {_study_title(fe)}, scale \texttt{{\ReproScale}} (file \texttt{{figures/{fig}.pdf}}).}}",
+            rf"\textbf{{Here:}} scale \texttt{{\ReproScale}}, file \texttt{{figures/{scale}/{fig}.pdf}}.}}",
             rf"\label{{fig:{fig}}}",
             r"\end{figure}",
             r"\paragraph{What we measured.}",
             measured_table(fe, policy),
         ]
+        if degenerate.get(fig):
+            out.append(r"\paragraph{Degenerate results.} ")
+            out.append(r"\begin{itemize}\small")
+            out += [rf"\item {latex_text(n)}" for n in degenerate[fig]]
+            out.append(r"\end{itemize}")
         related = [c for c in claims_results if c["figure"] == fig]
         if related:
             out.append(r"\paragraph{Claims.}")
@@ -519,23 +540,32 @@ def render_figures(figures: Mapping[str, C.FigureEvidence], captions: Mapping[st
 
 
 def _breakable(ident: str) -> str:
-    """An identifier in typewriter type that may break after its hyphens."""
-    return latex_escape(ident).replace("-", r"-\allowbreak{}")
+    """An identifier or path in typewriter type that may break after '-', '.', '_', '=', ',' and '/'
+    (typewriter type has no hyphenation: without these a long path runs into the next column)."""
+    out = latex_escape(ident)
+    for ch, tex in (("-", "-"), (".", "."), ("=", "="), (",", ","), ("_", r"\_")):
+        out = out.replace(tex, tex + r"\allowbreak{}")
+    return out
 
 
-def render_scorecard(claims_results: Sequence[Mapping]) -> str:
+def render_scorecard(claims_results: Sequence[Mapping], built: Sequence[str] = ()) -> str:
+    """Every claim with its verdict; ``built``: the figures this report shows (their sections are
+    link targets; a claim about a figure the scale does not build names it without a link)."""
     rows = []
     for c in claims_results:
+        where = latex_text(c["where"])
+        if c["figure"] in built or c["figure"] in SING_FIGURES:
+            where = rf"\hyperref[fig:{c['figure']}]{{{where}}}"
         rows.append(
             rf"\hypertarget{{claim-{c['id']}}}{{\texttt{{{_breakable(c['id'])}}}}} & {latex_text(c['claim'])} & "
-            rf"\hyperref[fig:{c['figure']}]{{{latex_text(c['where'])}}} & \ClaimStatus{{{c['status']}}} & "
+            rf"{where} & \ClaimStatus{{{c['status']}}} & "
             rf"{{\footnotesize {latex_text(c['evidence'])}}} \\"
         )
     return "\n".join([
         "% generated by sinkgan.report -- do not edit",
         r"\begin{small}",
         r"\begin{longtable}{>{\raggedright}p{0.13\linewidth}>{\raggedright}p{0.25\linewidth}"
-        r">{\raggedright}p{0.1\linewidth}>{\raggedright}p{0.1\linewidth}>{\raggedright\arraybackslash}p{0.32\linewidth}}",
+        r">{\raggedright}p{0.1\linewidth}>{\raggedright}p{0.12\linewidth}>{\raggedright\arraybackslash}p{0.3\linewidth}}",
         r"\toprule",
         r"\textbf{Claim} & \textbf{Paper says} & \textbf{Where} & \textbf{Verdict} & \textbf{Evidence} \\",
         r"\midrule", r"\endhead",
@@ -563,25 +593,31 @@ SETUP_KEYS = ("variant", "p", "eps", "n_iter", "lr_g", "lr_d", "batch_size", "n_
               "iterations", "max_images", "device")
 
 
-def _trainconfig_defaults() -> dict:
-    try:
-        from sinkgan.config import TrainConfig
+#: The paper's values of the settings in the hyperparameter table: the hyperparameters (27)
+#: (p = 2, eps = 1.0, L = 10, alpha = 1e-4, m = 100, n_critic = 10, Adam) and the iteration counts
+#: of Section IV.  Every other setting is :data:`NOT_STATED` -- never a code default.
+PAPER_HYPERPARAMETERS = {
+    "variant": "SeqSGDA (Algorithm 1)", "p": "2", "eps": "1.0", "n_iter": "10 (L)",
+    "lr_g": "1e-4 (alpha)", "lr_d": "1e-4 (alpha)", "batch_size": "100 (m)", "n_critic": "10",
+    "optimizer": "Adam", "iterations": "about 1,000,000 (600,000 for Fig. 17)",
+}
+NOT_STATED = "not stated"
 
-        return TrainConfig().to_dict()
-    except Exception:  # the report works from results alone
-        return {}
+
+def paper_value(key: str) -> str:
+    """The paper's value of setting ``key`` (:data:`PAPER_HYPERPARAMETERS`), else ``"not stated"``."""
+    return PAPER_HYPERPARAMETERS.get(key, NOT_STATED)
 
 
 def render_setup(raw: Mapping, scale: str, figures: Mapping[str, C.FigureEvidence], summary: Mapping) -> str:
     runs = [r for r in _unique_runs(figures) if r.summary]
-    paper = {**_trainconfig_defaults(), **(raw.get("defaults") or {})}
     scale_train = ((raw.get("scales") or {}).get(scale) or {}).get("train") or {}
     hp_rows = []
     for k in SETUP_KEYS:
-        pv = paper.get(k)
-        pv = json.dumps(pv) if isinstance(pv, (list, dict)) else ("n/a" if pv is None else str(pv))
+        pv = paper_value(k)
+        pv = rf"\emph{{{pv}}}" if pv == NOT_STATED else latex_text(pv)
         mark = r" $\ast$" if k in scale_train else ""
-        hp_rows.append(rf"\texttt{{{latex_escape(k)}}} & {latex_escape(pv)} & {latex_escape(_values(runs, k))}{mark} \\")
+        hp_rows.append(rf"\texttt{{{latex_escape(k)}}} & {pv} & {latex_escape(_values(runs, k))}{mark} \\")
     data_rows = []
     for key, d in sorted(summary["data"].items(), key=lambda kv: str(kv[0])):
         data_rows.append(rf"{latex_escape(key)} & {latex_escape(', '.join(d['trained_on']))} & "
@@ -600,21 +636,24 @@ def render_setup(raw: Mapping, scale: str, figures: Mapping[str, C.FigureEvidenc
         r"\toprule Paper data set & Trained on & Stand-in & Runs \\ \midrule",
         *data_rows,
         r"\bottomrule\end{tabular}\end{center}",
-        r"\paragraph{Hyperparameters.} ``Paper'' is eq.~(27) as encoded in \texttt{config/study.yaml} "
-        r"(\texttt{defaults}, else the \texttt{TrainConfig} default); ``this scale'' lists every value the runs "
+        r"\paragraph{Hyperparameters.} ``Paper'' is the paper's value: the hyperparameters (27) and the "
+        r"iteration counts of its Section~IV; \emph{not stated} where the paper gives none (the value used "
+        r"is then a choice of this repository, see Section~\ref{sec:deviations}); ``this scale'' lists every value the runs "
         r"used (from their \texttt{config.yaml}); $\ast$ marks settings the scale overrides.",
         r"\begin{center}\small\begin{tabular}{lll}",
         r"\toprule Setting & Paper & This scale \\ \midrule",
         *hp_rows,
         r"\bottomrule\end{tabular}\end{center}",
         r"\paragraph{Hardware and compute.} Training wall-clock time from each run's \texttt{summary.json} "
-        r"(\texttt{wall\_seconds}), by the device it ran on; evaluation (FID/KID, tracking) is not included.",
+        r"(\texttt{wall\_seconds}), by the device it ran on (evaluation: next table).",
         r"\begin{center}\small\begin{tabular}{llrr}",
         r"\toprule Device & Kind & Runs & Hours \\ \midrule",
         *(dev_rows or [r"\multicolumn{4}{l}{no finished runs} \\"]),
         r"\midrule",
         r"\multicolumn{3}{l}{Total GPU-hours / CPU-hours} & \ReproGPUHours{} / \ReproCPUHours \\",
         r"\bottomrule\end{tabular}\end{center}",
+        render_compute(raw, scale, figures),
+        render_environment(runs),
         "",
     ])
 
@@ -637,23 +676,24 @@ def render_tables(captions: Mapping[str, str], raw: Mapping) -> str:
     return "\n".join(out)
 
 
-def render_sing(captions: Mapping[str, str], requested: Sequence[str]) -> str:
+def render_sing(captions: Mapping[str, str], requested: Sequence[str], scale: str) -> str:
     """The SiNG section: a requested figure is included (missing file = build error); one the
     study does not request is shown only if its PDF exists, marked as not rebuilt."""
     out = ["% generated by sinkgan.report -- do not edit"]
     for f in SING_FIGURES:
         cap = latex_text(captions.get(f, ""))
-        head = rf"\subsection{{SiNG experiment {f[4]}.{f[5]}}}\label{{sec:{f}}}"
-        graphic = rf"\includegraphics[width=\linewidth,height=0.4\textheight,keepaspectratio]{{{f}.pdf}}"
+        # fig:<f> is the scorecard's link target whether or not the figure is built at this scale
+        head = rf"\subsection{{SiNG experiment {f[4]}.{f[5]}}}\label{{sec:{f}}}\phantomsection\label{{fig:{f}}}"
+        graphic = rf"\includegraphics[width=\linewidth,height=0.4\textheight,keepaspectratio]{{{scale}/{f}.pdf}}"
         if f in requested:
             out += [head, r"\begin{figure}[H]\centering", graphic,
-                    rf"\caption{{\textbf{{SiNG paper:}} {cap} \textbf{{Here:}} \texttt{{figures/{f}.pdf}}, "
+                    rf"\caption{{\textbf{{SiNG paper:}} {cap} \textbf{{Here:}} \texttt{{figures/{scale}/{f}.pdf}}, "
                     r"rebuilt by the DAG at scale \texttt{\ReproScale}.}",
                     r"\end{figure}", ""]
         else:
-            out += [head, rf"\IfFileExists{{../figures/{f}.pdf}}{{%",
+            out += [head, rf"\IfFileExists{{../figures/{scale}/{f}.pdf}}{{%",
                     r"\begin{figure}[H]\centering", graphic,
-                    rf"\caption{{\textbf{{SiNG paper:}} {cap} \textbf{{Here:}} \texttt{{figures/{f}.pdf}}, "
+                    rf"\caption{{\textbf{{SiNG paper:}} {cap} \textbf{{Here:}} \texttt{{figures/{scale}/{f}.pdf}}, "
                     r"\emph{not} requested by \texttt{config/study.yaml} at this scale and so not rebuilt; "
                     r"its own stamp gives the scale and commit it was made at.}",
                     r"\end{figure}}{%",
@@ -662,47 +702,337 @@ def render_sing(captions: Mapping[str, str], requested: Sequence[str]) -> str:
     return "\n".join(out)
 
 
+
+# --------------------------------------------------------------------------- summary, environment, provenance
+
+
+def figure_verdict(statuses: Sequence[str]) -> str:
+    """One verdict for a figure from its claims' verdicts: ``contradicted`` if any claim is,
+    ``supported`` if every decidable claim is, ``not-decidable`` if none is decidable (or there
+    is no claim), else ``inconclusive``."""
+    decidable = [s for s in statuses if s != "not-decidable"]
+    if not decidable:
+        return "not-decidable"
+    if "contradicted" in decidable:
+        return "contradicted"
+    return "supported" if all(s == "supported" for s in decidable) else "inconclusive"
+
+
+def _what_we_ran(fe: C.FigureEvidence | None) -> str:
+    if fe is None:
+        return "SiNG experiments (Section~\\ref{sec:sing})"
+    done = [r for r in fe.runs if r.summary]
+    iters = sorted({int(r.summary["iterations"]) for r in done if r.summary.get("iterations") is not None})
+    data = []
+    for r in done:
+        s = r.summary
+        d = str(s.get("dataset"))
+        if s.get("dataset_is_standin"):
+            d += f" for {r.paper_dataset or s.get('stands_in_for') or '?'}"
+        if d not in data:
+            data.append(d)
+    text = f"{len(done)}/{len(fe.runs)} runs, " + (
+        f"{_range(iters[0], iters[-1])} it." if iters else "none finished")
+    return latex_text(text) + ("; " + latex_escape(", ".join(data)) if data else "")
+
+
+def _short_paths(text: str) -> str:
+    """A result file's path in a message cut to its name (the run is named beside it)."""
+    return re.sub(r"\S*/results/\S*?/([^/\s]+(?:/[^/\s]+)?)(?=\s|$)",
+                  lambda m: m.group(1).split("/")[-1] if "/" in m.group(1) else m.group(1), text)
+
+
+def _why(related: Sequence[Mapping], verdict: str) -> str:
+    if not related:
+        return "no claim of \\texttt{config/claims.yaml} refers to this figure (visual comparison only)"
+    caveats = list(dict.fromkeys(c for r in related for c in r.get("caveats") or ()))
+    if verdict == "inconclusive" and caveats:
+        return latex_text(_short_paths("; ".join(caveats)))
+    pick = next((r for r in related if r["status"] == verdict), related[0])
+    ev = _short_paths(str(pick.get("evidence", "")))
+    return latex_text(ev if len(ev) <= 160 else ev[:157].rsplit(" ", 1)[0] + " ...")
+
+
+def summary_rows(figures: Mapping[str, C.FigureEvidence], claims_results: Sequence[Mapping],
+                 sing: Sequence[str] = ()) -> list[dict]:
+    """One row per figure of the report (paper figures of the scale, then SiNG figures that are
+    built or have claims): ``figure``, ``claims`` (the claim results about it), ``verdict``
+    (:func:`figure_verdict`)."""
+    names = list(figures) + [f for f in SING_FIGURES
+                             if f in sing or any(c["figure"] == f for c in claims_results)]
+    rows = []
+    for fig in names:
+        related = [c for c in claims_results if c["figure"] == fig]
+        rows.append({"figure": fig, "claims": related, "verdict": figure_verdict([c["status"] for c in related])})
+    return rows
+
+
+def render_summary_table(figures: Mapping[str, C.FigureEvidence], claims_results: Sequence[Mapping],
+                         sing: Sequence[str] = ()) -> str:
+    """The one-page summary: figure | paper's claim | what we ran | verdict | why."""
+    body = []
+    for row in summary_rows(figures, claims_results, sing):
+        fig, related = row["figure"], row["claims"]
+        name = f"Fig.~{int(fig[3:])}" if fig.startswith("fig") else f"SiNG {fig[4]}.{fig[5]}"
+        claim = latex_text(related[0]["claim"]) if related else r"\emph{(no checkable claim)}"
+        if len(related) > 1:
+            claim += rf" \emph{{(+{len(related) - 1} more)}}"
+        counts = ""
+        if len({c["status"] for c in related}) > 1:
+            n = {s: sum(1 for c in related if c["status"] == s) for s in C.STATUSES}
+            counts = r"\newline{\scriptsize " + ", ".join(f"{v} {k}" for k, v in n.items() if v) + "}"
+        body.append(rf"\hyperref[fig:{fig}]{{{name}}} & {claim} & {_what_we_ran(figures.get(fig))} & "
+                    rf"\ClaimStatus{{{row['verdict']}}}{counts} & {_why(related, row['verdict'])} \\")
+    return "\n".join([
+        "% generated by sinkgan.report -- do not edit",
+        r"\begin{scriptsize}",
+        r"\setlength{\tabcolsep}{3pt}",
+        r"\begin{longtable}{>{\raggedright}p{0.06\linewidth}>{\raggedright}p{0.34\linewidth}"
+        r">{\raggedright}p{0.16\linewidth}>{\raggedright}p{0.1\linewidth}>{\raggedright\arraybackslash}p{0.27\linewidth}}",
+        r"\toprule",
+        r"\textbf{Figure} & \textbf{Paper's claim} & \textbf{What we ran} & \textbf{Verdict} & \textbf{Why} \\",
+        r"\midrule", r"\endhead",
+        *body,
+        r"\bottomrule",
+        r"\end{longtable}",
+        r"\end{scriptsize}",
+        "",
+    ])
+
+
+def run_commit(r: C.RunResult) -> str | None:
+    """The code commit a run was trained at: ``config.yaml`` ``provenance.commit``, else ``summary.json``."""
+    prov = (r.config or {}).get("provenance") or {}
+    return prov.get("commit") or (r.summary or {}).get("commit")
+
+
+def results_commits(figures: Mapping[str, C.FigureEvidence]) -> list[str]:
+    return sorted({str(c) for c in (run_commit(r) for r in _unique_runs(figures)) if c})
+
+
+def same_commit(a: str, b: str) -> bool:
+    """Two (possibly abbreviated) commit ids name the same commit; a ``+dirty`` tree never does."""
+    if "+dirty" in a or "+dirty" in b:
+        return False
+    n = min(len(a), len(b))
+    return n >= 7 and a[:n] == b[:n]
+
+
+def commit_mismatch(report_commit: str, commits: Sequence[str]) -> str:
+    """'' when every result was made at the report's commit, else a sentence saying what differs."""
+    other = [c for c in commits if not same_commit(report_commit, c)]
+    if not other:
+        return ""
+    return (f"MISMATCH: the report's code is {report_commit}, its results and figures come from "
+            f"{', '.join(other)}; the text describes the code at {report_commit}, the numbers the code at "
+            f"{', '.join(other)}.")
+
+
+_PACKAGES = ("torch", "numpy", "scipy", "pandas", "matplotlib", "PyYAML", "scikit-image", "statsmodels",
+             "torch-fidelity", "snakemake")
+
+
+def build_environment() -> dict[str, str]:
+    """The machine that writes the report: Python, OS, CPU, package versions, date (UTC;
+    ``SOURCE_DATE_EPOCH`` when set)."""
+    import datetime
+    import platform
+    from importlib import metadata
+
+    env = {"Python": platform.python_version(), "OS": platform.platform(),
+           "CPU / GPU": f"{platform.machine()}, {os.cpu_count()} cores (the report needs no GPU)"}
+    for pkg in _PACKAGES:
+        try:
+            env[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            env[pkg] = "not installed"
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    when = (datetime.datetime.fromtimestamp(int(epoch), datetime.timezone.utc) if epoch and epoch != "0"
+            else datetime.datetime.now(datetime.timezone.utc))
+    env["Date"] = when.strftime("%Y-%m-%d")
+    return env
+
+
+def runs_environment(runs: Sequence[C.RunResult]) -> dict[str, str]:
+    """What the runs recorded (``config.yaml`` ``provenance:`` and ``summary.json``), each item as
+    the distinct values over the runs; ``not recorded`` where no run has it."""
+    keys = {"Python": ("python",), "OS": ("os", "host"), "CPU / GPU": ("device",), "torch": ("torch",),
+            "numpy": ("numpy",), "Date": ("date", "finished", "started")}
+    out = {}
+    for item, names in keys.items():
+        vals = []
+        for r in runs:
+            prov = {**(r.summary or {}), **((r.config or {}).get("provenance") or {})}
+            v = next((prov[n] for n in names if prov.get(n)), None)
+            if v is not None and str(v) not in vals:
+                vals.append(str(v))
+        out[item] = ", ".join(vals) if vals else "not recorded"
+    return out
+
+
+def render_environment(runs: Sequence[C.RunResult], build: Mapping[str, str] | None = None) -> str:
+    build = build if build is not None else build_environment()
+    ran = runs_environment(runs)
+    rows = [rf"{latex_escape(k)} & {latex_escape(ran.get(k, 'not recorded'))} & {latex_escape(v)} \\"
+            for k, v in build.items()]
+    return "\n".join([
+        r"\paragraph{Environment.} Where the runs were trained (their \texttt{config.yaml} \texttt{provenance:} "
+        r"and \texttt{summary.json}) and where this report was written.",
+        r"\begin{center}\small\begin{tabular}{>{\raggedright}p{0.16\linewidth}>{\raggedright}p{0.38\linewidth}"
+        r">{\raggedright\arraybackslash}p{0.38\linewidth}}",
+        r"\toprule Item & Training runs & Report build \\ \midrule",
+        *rows,
+        r"\bottomrule\end{tabular}\end{center}",
+    ])
+
+
+def evaluation_seconds(runs: Sequence[C.RunResult]) -> dict[str, float | None]:
+    """Recorded evaluation wall time: ``quality`` (``quality.json`` ``wall_seconds``) and
+    ``tracking`` (``tracking/rate.json`` ``wall_seconds``); None where a run that has the file did not
+    record it (or no run has it)."""
+    out: dict[str, float | None] = {}
+    for name, attr in (("quality", "quality"), ("tracking", "rate")):
+        docs = [getattr(r, attr) for r in runs if getattr(r, attr)]
+        secs = [d.get("wall_seconds") for d in docs]
+        out[name] = float(sum(secs)) if docs and all(v is not None for v in secs) else None
+    return out
+
+
+def compute_estimate(raw: Mapping, scale: str, figures: Mapping[str, C.FigureEvidence]) -> list[dict]:
+    """Training time the larger scales of ``config/study.yaml`` would need, estimated: for every run
+    of a figure the larger scale builds, the run's measured seconds per generator iteration at
+    this scale (``wall_seconds / iterations``) times that scale's iterations for the figure
+    (``iterations_by_figure``, else ``train.iterations``); rows ``scale``, ``runs``, ``iterations``, ``hours``."""
+    scales = raw.get("scales") or {}
+    here = int(((scales.get(scale) or {}).get("train") or {}).get("iterations") or 0)
+    rate = {}
+    for fig, fe in figures.items():
+        for r in fe.runs:
+            s = r.summary or {}
+            if s.get("wall_seconds") and s.get("iterations"):
+                rate[str(r.run_dir)] = float(s["wall_seconds"]) / float(s["iterations"])
+    out = []
+    for name, info in scales.items():
+        train = (info or {}).get("train") or {}
+        its = int(train.get("iterations") or 0)
+        if name == scale or its <= here:
+            continue
+        by_fig = info.get("iterations_by_figure") or {}
+        need: dict[str, float] = {}
+        for fig in paper_figures(raw, name):
+            for r in (figures[fig].runs if fig in figures else ()):
+                if str(r.run_dir) in rate:
+                    n = int(by_fig.get(fig, its))
+                    need[str(r.run_dir)] = max(need.get(str(r.run_dir), 0), n)
+        hours = sum(rate[k] * n for k, n in need.items()) / 3600
+        out.append({"scale": name, "runs": len(need), "iterations": its, "hours": hours})
+    return out
+
+
+def render_compute(raw: Mapping, scale: str, figures: Mapping[str, C.FigureEvidence]) -> str:
+    runs = [r for r in _unique_runs(figures) if r.summary]
+    ev = evaluation_seconds(runs)
+    train_h = sum(float(r.summary.get("wall_seconds") or 0) for r in runs) / 3600
+
+    def hours(v):
+        return r"\emph{not recorded}" if v is None else tex_num(v / 3600, 3)
+
+    est = compute_estimate(raw, scale, figures)
+    est_rows = [rf"\texttt{{{latex_escape(e['scale'])}}} & {e['runs']} & {tex_num(e['iterations'])} & "
+                rf"{tex_num(e['hours'], 3)} \\" for e in est] or [r"\multicolumn{4}{l}{no larger scale} \\"]
+    return "\n".join([
+        r"\paragraph{Training and evaluation compute.} Wall-clock hours at this scale: training from "
+        r"\texttt{summary.json}, FID/KID from \texttt{quality.json} and SSIM tracking from "
+        r"\texttt{tracking/rate.json} (\texttt{wall\_seconds}; \emph{not recorded} where the file has none).",
+        r"\begin{center}\small\begin{tabular}{lr}",
+        r"\toprule Stage & Hours \\ \midrule",
+        rf"Training ({len(runs)} runs) & {tex_num(train_h, 3)} \\",
+        rf"Evaluation: FID/KID & {hours(ev['quality'])} \\",
+        rf"Evaluation: SSIM tracking & {hours(ev['tracking'])} \\",
+        r"\bottomrule\end{tabular}\end{center}",
+        r"\paragraph{Estimated compute of the larger scales.} An \emph{estimate}, not a measurement: each "
+        r"run's seconds per generator iteration measured here times the larger scale's iterations for "
+        r"that figure, summed over the runs of the figures that scale builds. It assumes the same networks, "
+        r"batch sizes, device and number of threads as this scale and time linear in iterations; it leaves "
+        r"out evaluation and tracking. A scale with wider networks, larger batches or another device "
+        r"(a GPU) takes correspondingly longer or shorter.",
+        r"\begin{center}\small\begin{tabular}{lrrr}",
+        r"\toprule Scale & Runs & Iterations & Estimated training hours \\ \midrule",
+        *est_rows,
+        r"\bottomrule\end{tabular}\end{center}",
+    ])
+
+
+def degenerate_results(figures: Mapping[str, C.FigureEvidence]) -> dict[str, list[str]]:
+    """Per figure, :func:`sinkgan.plotting.degenerate_notes` on its runs' ``log.csv`` losses (and,
+    for sample figures, their final sample grids)."""
+    from . import plotting
+
+    out = {}
+    for fig, fe in figures.items():
+        curves = {r.label: {name: r.log[col].to_numpy(dtype=float) for col, name in
+                            (("g_loss", "G loss"), ("d_loss", "D loss")) if col in r.log.columns}
+                  for r in fe.runs if r.log is not None and len(r.log)}
+        images = {}
+        if fe.meta.get("kind") == "samples":
+            images = {r.label: r.run_dir / rundir.FINAL_SAMPLES for r in fe.runs
+                      if (r.run_dir / rundir.FINAL_SAMPLES).is_file()}
+        notes = plotting.degenerate_notes(curves, images)
+        if notes:
+            out[fig] = notes
+    return out
+
+
 # --------------------------------------------------------------------------- writing
 
 
-def scorecard(scale: str, root: Path = REPO, *, figures: Mapping[str, C.FigureEvidence] | None = None,
+def scorecard(scale: str, root: Path = REPO, *, study=None, figures: Mapping[str, C.FigureEvidence] | None = None,
               out_json: Path | None = None, out_dir: Path | None = None, sing: Sequence[str] | None = None,
               claims_path: Path | None = None, deviations_path: Path | None = None,
               captions_path: Path | None = None, commit: str | None = None) -> list[dict]:
     """Evaluate ``config/claims.yaml`` on ``results/<scale>/``, write ``claims.json`` and the
-    ``paper/generated/*.tex`` files; returns the claim results."""
+    ``paper/generated/<scale>/*.tex`` files; returns the claim results.  ``study``: the resolved
+    :class:`sinkgan.study.Study` to read (default: ``config/study.yaml`` resolved at ``scale``)."""
     root = Path(root)
-    raw = study_raw(root)
+    raw = study.spec if study is not None else study_raw(root)
     if scale not in (raw.get("scales") or {}):
         raise ValueError(f"scale {scale!r} is not one of {sorted(raw.get('scales') or {})} (config/study.yaml)")
-    figures = figures if figures is not None else figure_evidence(scale, root)
+    figures = figures if figures is not None else figure_evidence(scale, root, study=study)
     spec = C.load_claims(claims_path or root / "config" / "claims.yaml")
-    results = C.evaluate_claims(spec, figures)
+    results = C.evaluate_claims(spec, {**figures, **C.sing_figure_evidence(root / "results" / scale, sing_spec(root))},
+                                not_built=[f for f in paper_figures(study_raw(root)) if f not in figures])
     summary = compute_summary(figures)
     commit = commit or git_commit()
     sing = list(sing) if sing is not None else requested_sing_figures(raw, scale, sing_spec(root))
-    captions = yaml.safe_load(Path(captions_path or root / "paper" / "captions.yaml").read_text()) or {}
+    captions_path = Path(captions_path or root / "paper" / "captions.yaml")
+    captions = yaml.safe_load(captions_path.read_text()) or {}
+    notes_path = captions_path.with_name("figure_notes.yaml")
+    notes = (yaml.safe_load(notes_path.read_text()) or {}) if notes_path.is_file() else {}
     devs = load_deviations(deviations_path or root / "config" / "deviations.yaml")
     scale_info = raw["scales"][scale]
 
     out_json = Path(out_json or root / "results" / scale / "claims.json")
     doc = {
-        "scale": scale, "commit": commit, "policy": spec.policy.__dict__,
+        # the commits that made the results, not the one that evaluates them: claims.json depends only
+        # on the results, config/ and the claim rules, so rebuilding it from committed results gives the
+        # committed bytes (make paper on a fresh clone leaves the tree clean)
+        "scale": scale, "results_commits": summary["commits"], "policy": spec.policy.__dict__,
         "counts": {s: sum(1 for c in results if c["status"] == s) for s in C.STATUSES},
         "compute": {k: summary[k] for k in ("runs", "finished", "gpu_hours", "cpu_hours", "devices")},
         "claims": results,
     }
     atomic_write_text(out_json, json.dumps(doc, indent=2, sort_keys=False, allow_nan=False) + "\n")
 
-    out_dir = Path(out_dir or root / "paper" / "generated")
+    out_dir = Path(out_dir or root / "paper" / "generated" / scale)
     texts = {
         "macros": render_macros(scale, scale_info, summary, results, figures, spec.policy, commit),
+        "summary": render_summary_table(figures, results, sing),
         "setup": render_setup(raw, scale, figures, summary),
         "tables": render_tables(captions, raw),
-        "figures": render_figures(figures, captions, results, spec.policy),
-        "scorecard": render_scorecard(results),
+        "figures": render_figures(figures, captions, results, spec.policy, scale, notes, degenerate_results(figures)),
+        "scorecard": render_scorecard(results, built=list(figures)),
         "deviations": "% generated by sinkgan.report -- do not edit\n" + deviations_latex(devs),
-        "sing": render_sing(captions, sing),
+        "sing": render_sing(captions, sing, scale),
     }
     for name in GENERATED:
         atomic_write_text(out_dir / f"{name}.tex", texts[name])
@@ -744,19 +1074,25 @@ def check_latex_log(text: str) -> list[str]:
     return fatal if fatal else problems
 
 
-def build_paper(paper_dir: Path = REPO / "paper", out_pdf: Path | None = None, *, quiet: bool = True) -> Path:
-    """Run latexmk in ``paper_dir`` (output in ``paper_dir/build``), check the log, and copy the
-    PDF to ``out_pdf`` (default ``paper_dir/main.pdf``).  Raises ``RuntimeError`` listing problems."""
+def build_paper(paper_dir: Path = REPO / "paper", out_pdf: Path | None = None, *, scale: str = "smoke",
+                quiet: bool = True) -> Path:
+    """Run latexmk on ``paper_dir/main.tex`` with job name ``scale`` (so the report reads
+    ``generated/<scale>/`` and ``../figures/<scale>/``; output in ``paper_dir/build/<scale>.pdf``),
+    check the log, and copy the PDF to ``out_pdf`` (default ``paper_dir/<scale>/main.pdf``).
+    Raises ``RuntimeError`` listing problems."""
     paper_dir = Path(paper_dir)
-    out_pdf = Path(out_pdf or paper_dir / "main.pdf")
+    if not (paper_dir / "generated" / scale / "macros.tex").is_file():
+        raise RuntimeError(f"{paper_dir / 'generated' / scale}/macros.tex is missing: run "
+                           f"`python -m sinkgan.report scorecard --scale {scale}` first (or `make paper SCALE={scale}`)")
+    out_pdf = Path(out_pdf or paper_dir / scale / "main.pdf")
     if shutil.which("latexmk") is None:
         raise RuntimeError("latexmk not found: install the Debian packages latexmk texlive-latex-recommended "
                            "(see README, 'Prerequisites')")
     env = dict(os.environ, SOURCE_DATE_EPOCH=os.environ.get("SOURCE_DATE_EPOCH", "0"), FORCE_SOURCE_DATE="1")
     build = paper_dir / "build"
-    proc = subprocess.run(["latexmk", "main.tex"], cwd=paper_dir, env=env,
+    proc = subprocess.run(["latexmk", f"-jobname={scale}", "main.tex"], cwd=paper_dir, env=env,
                           capture_output=True, text=True)
-    log = build / "main.log"
+    log = build / f"{scale}.log"
     problems = check_latex_log(log.read_text(errors="replace")) if log.is_file() else ["no log written"]
     if proc.returncode != 0 and not problems:
         problems.append(f"latexmk exited with {proc.returncode}")
@@ -764,7 +1100,7 @@ def build_paper(paper_dir: Path = REPO / "paper", out_pdf: Path | None = None, *
         tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-30:])
         raise RuntimeError(f"paper build failed ({log}):\n  " + "\n  ".join(problems) + f"\n--- latexmk output ---\n{tail}")
     out_pdf.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(out_pdf, (build / "main.pdf").read_bytes())
+    atomic_write_bytes(out_pdf, (build / f"{scale}.pdf").read_bytes())
     if not quiet:
         print(f"wrote {out_pdf}")
     return out_pdf
@@ -773,35 +1109,65 @@ def build_paper(paper_dir: Path = REPO / "paper", out_pdf: Path | None = None, *
 # --------------------------------------------------------------------------- CLI
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m sinkgan.report", description=__doc__.split("\n")[0])
+def configure(ap: argparse.ArgumentParser) -> None:
+    """Add the ``scorecard``, ``build``, ``check-log`` and ``deviations-md`` sub-commands (``sinkgan report``)."""
     sub = ap.add_subparsers(dest="cmd", required=True)
-    sc = sub.add_parser("scorecard", help="claims.json and paper/generated/*.tex from results/<scale>/")
-    sc.add_argument("--scale", default="smoke")
-    sc.add_argument("--root", type=Path, default=REPO)
+    sc = sub.add_parser("scorecard", help="claims.json and paper/generated/<scale>/*.tex from results/<scale>/")
+    sc.add_argument("--scale", default="smoke", help="the scale whose results are scored (default smoke)")
+    sc.add_argument("--root", type=Path, default=REPO, help="repository root (config/, results/, paper/)")
+    sc.add_argument("--study", type=Path, default=None,
+                    help="the resolved study to read (the DAG passes its own, results/<scale>/.study/*.json); "
+                         "default: resolve config/study.yaml with --data/--data-root")
     sc.add_argument("--data", choices=("real", "standin"), default=None,
-                    help="override the scale's data choice (as snakemake --config data=...)")
-    sc.add_argument("--data-root", default="data")
+                    help="override the scale's data choice (as snakemake --config data=...); not with --study")
+    sc.add_argument("--data-root", default="data", help="folder of the real data sets (as --config data_root=...)")
     sc.add_argument("--sing", default=None,
                     help="comma-separated SiNG figures the DAG built (default: those config/study.yaml requests)")
-    b = sub.add_parser("build", help="latexmk paper/main.tex -> paper/main.pdf, failing on any log problem")
-    b.add_argument("--paper-dir", type=Path, default=REPO / "paper")
-    b.add_argument("--out", type=Path, default=None)
+    b = sub.add_parser("build", help="latexmk paper/main.tex -> paper/<scale>/main.pdf, failing on any log problem")
+    b.add_argument("--paper-dir", type=Path, default=REPO / "paper", help="folder of main.tex (default paper/)")
+    b.add_argument("--scale", default="smoke", help="the scale whose generated files and figures the report shows")
+    b.add_argument("--out", type=Path, default=None, help="the PDF to write (default paper/<scale>/main.pdf)")
     cl = sub.add_parser("check-log", help="list the problems in a pdflatex log (exit 1 if any)")
-    cl.add_argument("log", type=Path)
+    cl.add_argument("log", type=Path, help="a pdflatex .log file")
     dm = sub.add_parser("deviations-md", help="print config/deviations.yaml as a Markdown table")
-    dm.add_argument("--path", type=Path, default=None)
-    a = ap.parse_args(argv)
+    dm.add_argument("--path", type=Path, default=None, help="the deviations file (default config/deviations.yaml)")
 
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m sinkgan.report", description=__doc__.split("\n")[0])
+    configure(ap)
+    return run(ap.parse_args(argv))
+
+
+def _study_for(a):
+    """The study a scorecard reads: the resolved file the DAG passes (``--study``), else resolved here."""
+    from sinkgan.study import Study
+
+    if a.study is None:
+        return _load_study(a.scale, a.root, data=a.data, data_root=a.data_root)
+    if a.data is not None or a.data_root != "data":
+        raise ValueError("--data/--data-root are settled in the resolved --study file; give one or the other")
+    study = Study.read(a.study, root=a.root)
+    if study.scale_name != a.scale:
+        raise ValueError(f"--study {a.study} resolves scale {study.scale_name!r}, not --scale {a.scale!r}")
+    return study
+
+
+def run(a) -> int:
+    """Carry out a parsed ``sinkgan report`` command."""
     if a.cmd == "scorecard":
         sing = None if a.sing is None else [s for s in a.sing.split(",") if s]
-        study = _load_study(a.scale, a.root, data=a.data, data_root=a.data_root)
-        res = scorecard(a.scale, a.root, figures=figure_evidence(a.scale, a.root, study=study), sing=sing)
+        try:
+            study = _study_for(a)
+        except ValueError as err:  # includes ConfigError
+            print(f"sinkgan report scorecard: error: {err}", file=sys.stderr)
+            return 2
+        res = scorecard(a.scale, a.root, study=study, sing=sing)
         counts = {s: sum(1 for c in res if c["status"] == s) for s in C.STATUSES}
         print(f"{len(res)} claims at scale {a.scale}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
     elif a.cmd == "build":
         try:
-            build_paper(a.paper_dir, a.out, quiet=False)
+            build_paper(a.paper_dir, a.out, scale=a.scale, quiet=False)
         except RuntimeError as err:
             print(err, file=sys.stderr)
             return 1

@@ -6,18 +6,31 @@ and changing one experiment's hyperparameter creates (and trains) only the runs 
     study = Study.load("smoke")
     for spec in study.figure_runs("fig04"):
         spec.label, spec.run_id, spec.run_dir, spec.config   # TrainConfig
+
+The study is resolved once per Snakemake invocation: the scale and the ``--config`` overrides
+:data:`OVERRIDE_KEYS` give one :class:`Study`, written by :meth:`Study.write_resolved` to
+``results/<scale>/.study/<overrides>.json``; every job of the invocation (training, each figure
+notebook, the report) reads that file with :meth:`Study.read` instead of resolving again, so a
+setting cannot mean two things in two places.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 
 import yaml
 
+from .atomic import atomic_write_text
 from .config import ConfigError, TrainConfig, validate
 from .provenance import repo_root
 
-SCALES = ("smoke", "small", "paper")
+SCALES = ("smoke", "cpu", "small", "paper")  # the keys of config/study.yaml's `scales`, in size order
+#: ``snakemake --config`` keys (besides ``scale``) that change how the study resolves.
+OVERRIDE_KEYS = ("data", "data_root")
+FORMAT = "sinkgan-resolved-study/1"
 
 
 @dataclass
@@ -37,7 +50,7 @@ def run_id_of(cfg: TrainConfig, paper_dataset: str, defaults: TrainConfig) -> st
     """Readable id from the settings that define a run, e.g. ``cats.photos-standin-seqsgda-p2-eps1-L10-m16-nc10``."""
     data = paper_dataset if cfg.dataset == paper_dataset else f"{paper_dataset}.{cfg.dataset}"
     parts = [data, cfg.variant, f"p{_num(cfg.p)}", f"eps{_num(cfg.eps)}", f"L{cfg.n_iter}", f"m{cfg.batch_size}", f"nc{cfg.n_critic}"]
-    for key in ("cost", "grad", "value", "optimizer", "lr_g", "lr_d", "k_sn", "clip", "seed", "z_dim", "critic_dim"):
+    for key in ("cost", "grad", "value", "order", "optimizer", "lr_g", "lr_d", "k_sn", "clip", "seed", "z_dim", "critic_dim"):
         value = getattr(cfg, key)
         if value != getattr(defaults, key):
             parts.append(f"{key}{_num(value) if isinstance(value, float) else value}")
@@ -46,6 +59,8 @@ def run_id_of(cfg: TrainConfig, paper_dataset: str, defaults: TrainConfig) -> st
 
 
 class Study:
+    """The runs of every figure at one scale, resolved (every config validated) on construction."""
+
     def __init__(self, spec: dict, scale: str, root: Path, data: str | None = None, data_root: str = "data"):
         if scale not in spec["scales"]:
             raise ConfigError(f"scale: {scale!r} is not one of {', '.join(spec['scales'])}")
@@ -58,10 +73,13 @@ class Study:
             self.scale["data"] = data
         self.root = root
         self.data_root = data_root
+        #: the overrides given (``--config`` keys :data:`OVERRIDE_KEYS`), as they name the resolved file
+        self.overrides = {**({"data": data} if data is not None else {}),
+                          **({"data_root": data_root} if data_root != "data" else {})}
         self.results = root / "results" / scale
+        self.spec = {**spec, "figures": scale_figures(spec, scale)}
         self._runs: dict[str, RunSpec] = {}
-        for fig in spec["figures"]:
-            self.figure_runs(fig)  # validates every run up front
+        self._by_figure: dict[str, list[RunSpec]] = {fig: self._resolve_figure(fig) for fig in self.spec["figures"]}
 
     @classmethod
     def load(cls, scale: str = "smoke", root: str | Path | None = None, data: str | None = None, data_root: str = "data") -> "Study":
@@ -70,9 +88,75 @@ class Study:
         spec = yaml.safe_load((root / "config" / "study.yaml").read_text())
         return cls(spec, scale, root, data, data_root)
 
+    @classmethod
+    def from_overrides(cls, scale: str, config: Mapping, root: str | Path | None = None) -> "Study":
+        """The study as ``snakemake --config scale=... <key>=...`` asks for it (keys :data:`OVERRIDE_KEYS`;
+        an empty value is the scale's own choice)."""
+        return cls.load(scale, root, **{k: config[k] for k in OVERRIDE_KEYS if config.get(k)})
+
+    # ------------------------------------------------------------------ the resolved file
+    def to_dict(self) -> dict:
+        """Everything a consumer needs, resolved: the scale's settings, each figure's runs (label,
+        run id, the study entry) and each run's full config."""
+        return {
+            "format": FORMAT,
+            "scale": self.scale_name,
+            "scale_settings": self.scale,
+            "data_root": self.data_root,
+            "overrides": self.overrides,
+            "spec": self.spec,
+            "figures": {fig: [{"label": s.label, "run_id": s.run_id, "overrides": s.overrides} for s in specs]
+                        for fig, specs in self._by_figure.items()},
+            "runs": {run_id: spec.config.to_dict() for run_id, spec in self._runs.items()},
+        }
+
+    def write_resolved(self, folder: str | Path) -> Path:
+        """Write :meth:`to_dict` to ``folder/<name>.json``, the name given by the overrides alone
+        (``default.json`` without any), so that an invocation with other overrides never overwrites
+        it and editing ``config/study.yaml`` keeps the name (a job's parameters stay the same);
+        a file that would not change is not written."""
+        name = "default"
+        if self.overrides:
+            name = "overrides-" + hashlib.sha256(json.dumps(self.overrides, sort_keys=True).encode()).hexdigest()[:12]
+        text = json.dumps(self.to_dict(), indent=1, sort_keys=True) + "\n"
+        path = Path(folder) / f"{name}.json"
+        if not path.is_file() or path.read_text() != text:
+            atomic_write_text(path, text)
+        return path
+
+    @classmethod
+    def read(cls, path: str | Path, root: str | Path | None = None) -> "Study":
+        """The study a :meth:`write_resolved` file holds, as written (nothing is resolved again; each
+        config is re-validated).  Run directories are under ``<root>/results/<scale>/``."""
+        path = Path(path)
+        try:
+            doc = json.loads(path.read_text())
+        except (OSError, ValueError) as err:
+            raise ConfigError(f"resolved study {path}: cannot be read ({err})") from None
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+            raise ConfigError(f"resolved study {path}: not a {FORMAT} file")
+        study = cls.__new__(cls)
+        study.spec, study.scale_name, study.scale = doc["spec"], doc["scale"], doc["scale_settings"]
+        study.root = Path(root) if root is not None else repo_root()
+        study.data_root, study.overrides = doc["data_root"], doc["overrides"]
+        study.results = study.root / "results" / study.scale_name
+        configs = {run_id: validate(TrainConfig, cfg) for run_id, cfg in doc["runs"].items()}
+        study._runs, study._by_figure = {}, {}
+        for fig, entries in doc["figures"].items():
+            specs = [RunSpec(e["label"], e["run_id"], study.results / e["run_id"], configs[e["run_id"]], dict(e["overrides"]))
+                     for e in entries]
+            study._by_figure[fig] = specs
+            for spec in specs:
+                study._runs.setdefault(spec.run_id, spec)
+        return study
+
     # ------------------------------------------------------------------
     def dataset_for(self, paper_dataset: str) -> str:
-        return self.spec["standins"][paper_dataset] if self.scale["data"] == "standin" else paper_dataset
+        """The data set a run of ``paper_dataset`` trains on: the paper's, or (``data: standin``) the
+        scale's offline data set (``scales.<scale>.standins``, else the study's ``standins``)."""
+        if self.scale["data"] != "standin":
+            return paper_dataset
+        return {**self.spec["standins"], **self.scale.get("standins", {})}[paper_dataset]
 
     def figure(self, fig: str) -> dict:
         if fig not in self.spec["figures"]:
@@ -94,8 +178,6 @@ class Study:
             mapping["iterations"] = by_fig[fig]
         mapping["dataset"] = self.dataset_for(paper_ds)
         mapping["data_root"] = self.data_root
-        if mapping.get("variant") == "simsgda":
-            mapping["n_critic"] = 1
         try:
             cfg = validate(TrainConfig, mapping)
         except ConfigError as err:
@@ -106,6 +188,11 @@ class Study:
         return run_id, cfg
 
     def figure_runs(self, fig: str) -> list[RunSpec]:
+        """The runs of ``fig`` in the study's order (resolved once, on construction)."""
+        self.figure(fig)  # unknown figure: KeyError naming the known ones
+        return list(self._by_figure[fig])
+
+    def _resolve_figure(self, fig: str) -> list[RunSpec]:
         specs = []
         for entry in self.figure(fig).get("runs", []):
             run_id, cfg = self.resolve(entry, fig)
@@ -126,6 +213,18 @@ class Study:
             for spec in self.figure_runs(fig):
                 out[spec.run_id] = spec
         return out
+
+
+def scale_figures(spec: dict, scale: str) -> dict:
+    """The figures a scale builds: every figure of the study, or the scale's ``figures:`` list
+    (a scale such as ``cpu`` that rebuilds only Figs. 4 and 5)."""
+    wanted = spec["scales"][scale].get("figures")
+    if wanted is None:
+        return dict(spec["figures"])
+    unknown = [f for f in wanted if f not in spec["figures"]]
+    if unknown:
+        raise ConfigError(f"scales.{scale}.figures: unknown figure(s) {', '.join(unknown)}; known: {', '.join(spec['figures'])}")
+    return {f: spec["figures"][f] for f in spec["figures"] if f in wanted}
 
 
 def train_defaults_only(train: dict) -> dict:

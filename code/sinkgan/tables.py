@@ -20,14 +20,13 @@ header comment and its last row) and written atomically.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import yaml
 
-from .checkpoint import atomic_write_text
+from .atomic import atomic_write_text
 from .provenance import repo_root
 
 __all__ = ["NETWORK_FIELDS", "architecture_table_tex", "latex_escape", "main", "network_kwargs", "rows_tex"]
@@ -137,22 +136,36 @@ def architecture_table_tex(arch: str, channels: int, cfg_like: Any = None, *, ti
     return "\n".join(out) + "\n"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sinkgan.tables", description=__doc__.split("\n\n")[0])
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add the arguments of ``sinkgan table`` to ``parser``."""
     parser.add_argument("table", help="a key of the tables: section of config/study.yaml (table2, table3)")
     parser.add_argument("--out", type=Path, default=None, help="output .tex (default: stdout)")
     parser.add_argument("--study", type=Path, default=None, help="study file (default: <root>/config/study.yaml)")
     parser.add_argument("--no-booktabs", action="store_true", help=r"use \hline instead of booktabs rules")
-    args = parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sinkgan.tables", description=__doc__.split("\n\n")[0])
+    configure(parser)
+    return run(parser.parse_args(argv))
+
+
+def _error(message: str) -> int:
+    print(f"sinkgan table: error: {message}", file=sys.stderr)
+    return 2
+
+
+def run(args) -> int:
+    """Write the table a parsed ``sinkgan table`` command names."""
     study_path = args.study or repo_root() / "config" / "study.yaml"
     study = yaml.safe_load(study_path.read_text())
     tables = study.get("tables") or {}
     if args.table not in tables:
-        parser.error(f"table {args.table!r} not in the tables: section of {study_path} (have: {sorted(tables)})")
+        return _error(f"table {args.table!r} not in the tables: section of {study_path} (have: {sorted(tables)})")
     spec = dict(tables[args.table])
     for key in ("arch", "channels"):
         if key not in spec:
-            parser.error(f"{study_path}: tables.{args.table} lacks {key!r}")
+            return _error(f"{study_path}: tables.{args.table} lacks {key!r}")
     cfg_like = {**(study.get("defaults") or {}), **{k: v for k, v in spec.items() if k in NETWORK_FIELDS}}
     tex = architecture_table_tex(spec["arch"], spec["channels"], cfg_like, title=spec.get("title"),
                                  booktabs=not args.no_booktabs)

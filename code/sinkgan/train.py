@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import copy
 import csv
+import fcntl
 import io
-import json
-import math
+import os
 import random
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -31,14 +32,29 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import checkpoint as ckpt_io
-from .config import ConfigError, TrainConfig
-from .data import DATASETS, load_dataset
-from .models import build_discriminator, build_generator, clip_weights_
-from .provenance import git_commit, provenance
+from . import atomic
+from .config import ConfigError, TrainConfig, atomic_write_yaml
+from .data import load_dataset
+from .images import image_grid, save_png
+from .models import build_networks, clip_weights_
+from .progress import Progress
+from .provenance import git_commit, provenance, tensor_sha256
+from .rundir import LOG_COLUMNS, CheckpointError, checkpoint_path, load_state_dict_into, read_torch_file
 from .sinkhorn import entropic_ot, sinkhorn_divergence
 
-LOG_COLUMNS = ("iteration", "gen_updates", "critic_updates", "g_loss", "d_loss", "wall_seconds")
+# Everything a run writes into its directory (docs/CONTRACT.md), and what the metrics add to it.
+RUN_OUTPUTS = ("config.yaml", "log.csv", "summary.json", "generator.pt", "discriminator.pt", "samples", "checkpoints",
+               "quality.json", "tracking")
+LOCK_NAME = ".sinkgan.lock"
+LOG_BUFFER_ROWS = 10_000  # the device loss buffer holds at most this many rows, whatever log_every says
+
+
+class RunRefused(Exception):
+    """The run cannot start as asked (exit status 2); the run directory is left as it was."""
+
+
+class RunFailed(RuntimeError):
+    """The run stopped before finishing (a non-finite loss, a lost log); the last good checkpoint is kept."""
 
 
 class Interrupted(Exception):
@@ -58,46 +74,10 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def data_channels(dataset: str) -> int:
-    return DATASETS[dataset].channels
-
-
-def build_networks(cfg: TrainConfig, device) -> tuple[torch.nn.Module, torch.nn.Module]:
-    """``(G, D)`` for ``cfg``; spectral norm on D except for the SGD-AutoDiff baseline."""
-    channels = data_channels(cfg.dataset)
-    G = build_generator(cfg.arch, channels, z_dim=cfg.z_dim, ngf=cfg.ngf)
-    D = build_discriminator(
-        cfg.arch, channels, ndf=cfg.ndf, critic_dim=cfg.critic_dim, k_sn=cfg.k_sn,
-        spectral_norm=cfg.variant != "sgd-autodiff",
-    )
-    return G.to(device), D.to(device)
-
-
 def build_optimizer(params, cfg: TrainConfig, lr: float) -> torch.optim.Optimizer:
     if cfg.optimizer == "adam":
         return torch.optim.Adam(params, lr=lr, betas=tuple(cfg.adam_betas))
     return torch.optim.RMSprop(params, lr=lr)
-
-
-def image_grid(images: torch.Tensor, nrow: int = 8, pad: int = 2) -> np.ndarray:
-    """Tile (n, C, H, W) images in [-1, 1] into one uint8 (H', W', C) array."""
-    images = ((images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-    n, c, h, w = images.shape
-    rows = math.ceil(n / nrow)
-    grid = torch.full((c, rows * (h + pad) + pad, nrow * (w + pad) + pad), 255, dtype=torch.uint8)
-    for k in range(n):
-        r, q = divmod(k, nrow)
-        grid[:, pad + r * (h + pad): pad + r * (h + pad) + h, pad + q * (w + pad): pad + q * (w + pad) + w] = images[k]
-    arr = grid.permute(1, 2, 0).numpy()
-    return arr[..., 0] if c == 1 else arr
-
-
-def save_png(path: Path, array: np.ndarray) -> None:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(array).save(buf, format="PNG")
-    ckpt_io.atomic_write_bytes(path, buf.getvalue())
 
 
 class Trainer:
@@ -113,20 +93,37 @@ class Trainer:
         self.G, self.D = build_networks(cfg, self.device)
         self.opt_g = build_optimizer(self.G.parameters(), cfg, cfg.lr_g)
         self.opt_d = build_optimizer(self.D.parameters(), cfg, cfg.lr_d)
-        self.dataset = load_dataset(cfg.dataset, cfg.data_root, max_images=cfg.max_images, download=cfg.download)
+        try:
+            self.dataset = load_dataset(cfg.dataset, cfg.data_root, max_images=cfg.max_images, download=cfg.download)
+        except Exception as err:  # a corrupt or truncated data file: the loaders raise many kinds
+            detail = (str(err).strip().splitlines() or ["no detail"])[0]
+            raise ConfigError(f"dataset: cannot load {cfg.dataset!r} from data_root {cfg.data_root!r} "
+                              f"({type(err).__name__}: {detail})") from None
         self.images = self.dataset.images.to(self.device)
         if self.images.shape[0] < cfg.batch_size:
-            raise ValueError(f"batch_size: {cfg.batch_size} exceeds the {self.images.shape[0]} images of {cfg.dataset}")
+            raise ConfigError(f"batch_size: {cfg.batch_size} exceeds the {self.images.shape[0]} images of "
+                              f"{cfg.dataset}; allowed [2, {self.images.shape[0]}]")
         # one generator for every random draw of training (batches, latents): its state is checkpointed
         self.rng = torch.Generator(device=self.device)
         self.rng.manual_seed(cfg.seed + 1)
         fixed = torch.Generator(device="cpu")
         fixed.manual_seed(cfg.seed + 2)
         self.z_fixed = torch.randn(cfg.n_grid, cfg.z_dim, generator=fixed).to(self.device)
-        self.loss_kw = dict(eps=cfg.eps, p=cfg.p, n_iter=cfg.n_iter, grad=cfg.grad, value=cfg.value, cost=cfg.cost)
+        self.loss_kw = dict(eps=cfg.eps, p=cfg.p, n_iter=cfg.n_iter, grad=cfg.grad, value=cfg.value, cost=cfg.cost,
+                            backend=cfg.backend)
         self.iteration = 0
         self.gen_updates = 0
         self.critic_updates = 0
+        if cfg.compile != "none":
+            self.compile_steps(cfg.compile)
+
+    def compile_steps(self, mode: str) -> None:
+        """``torch.compile`` the step methods (``cfg.compile``): each is traced into a graph of the
+        forward pass (with its compiled backward) and a graph of the optimizer update, split at
+        ``backward()``; ``"reduce-overhead"`` replays them as CUDA graphs on a GPU."""
+        kw = {} if mode == "default" else {"mode": mode}
+        for name in ("critic_step", "generator_step", "simultaneous_step"):
+            setattr(self, name, torch.compile(getattr(self, name), **kw))
 
     # ----------------------------------------------------------------- draws
     def real_batch(self) -> torch.Tensor:
@@ -137,15 +134,20 @@ class Trainer:
         return torch.randn(self.cfg.batch_size, self.cfg.z_dim, device=self.device, generator=self.rng)
 
     # ----------------------------------------------------------------- losses
+    def features(self, fake: torch.Tensor, real: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The loss arguments ``(D(fake), D(real))``, swapped with ``order="real-fake"`` (the authors' code)."""
+        d_fake, d_real = self.D(fake), self.D(real)  # this call order either way (spectral-norm state)
+        return (d_fake, d_real) if self.cfg.order == "fake-real" else (d_real, d_fake)
+
     def divergence(self, fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
-        """``S_eps(D(fake), D(real))`` (eq. 5) under the learned cost (eq. 20)."""
-        return sinkhorn_divergence(self.D(fake), self.D(real), **self.loss_kw)
+        """``S_eps(D(fake), D(real))`` (eq. 5) under the learned cost (eq. 20); see :meth:`features`."""
+        return sinkhorn_divergence(*self.features(fake, real), **self.loss_kw)
 
     def generator_objective(self, fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
-        """``W_eps`` for SeqSGDA/SimSGDA (eq. 26), ``S_eps`` for SGD-AutoDiff."""
+        """``W_eps(D(fake), D(real))`` for SeqSGDA/SimSGDA (eq. 26), ``S_eps`` for SGD-AutoDiff."""
         if self.cfg.variant == "sgd-autodiff":
             return self.divergence(fake, real)
-        return entropic_ot(self.D(fake), self.D(real), **self.loss_kw)
+        return entropic_ot(*self.features(fake, real), **self.loss_kw)
 
     # ----------------------------------------------------------------- updates
     def critic_step(self, real: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -228,14 +230,19 @@ class Trainer:
         }
 
     def load_state(self, path_or_state) -> dict:
+        """Restore a :meth:`state` dict or checkpoint file; an unreadable or foreign one raises
+        :class:`sinkgan.rundir.CheckpointError` naming the file."""
         if isinstance(path_or_state, dict):
-            state = copy.deepcopy(path_or_state)  # optimizers update their loaded state in place
+            state, where = copy.deepcopy(path_or_state), "checkpoint"  # optimizers update their loaded state in place
         else:
-            state = torch.load(path_or_state, map_location=self.device, weights_only=False)
-        self.G.load_state_dict(state["G"])
-        self.D.load_state_dict(state["D"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
+            state, where = read_checkpoint(path_or_state, self.device), path_or_state
+        load_state_dict_into(self.G, state["G"], where, "generator")
+        load_state_dict_into(self.D, state["D"], where, "discriminator")
+        try:
+            self.opt_g.load_state_dict(state["opt_g"])
+            self.opt_d.load_state_dict(state["opt_d"])
+        except (ValueError, KeyError, TypeError) as err:
+            raise CheckpointError(f"{where}: its optimizer state does not fit ({err})") from None
         self.iteration = state["iteration"]
         self.gen_updates = state["gen_updates"]
         self.critic_updates = state["critic_updates"]
@@ -249,7 +256,29 @@ class Trainer:
 
 
 # Fields that may differ between a checkpoint and the config that resumes it.
-RESUMABLE_CHANGES = {"iterations", "log_every", "sample_every", "checkpoint_every", "name", "device", "data_root", "download"}
+RESUMABLE_CHANGES = {"iterations", "log_every", "sample_every", "checkpoint_every", "name", "device", "data_root", "download",
+                     "progress_every_s", "compile", "backend"}  # the last two: the same computation, only float rounding differs
+CHECKPOINT_KEYS = ("G", "D", "opt_g", "opt_d", "iteration", "gen_updates", "critic_updates", "rng", "torch_rng",
+                   "cuda_rng", "numpy_rng", "python_rng", "config")
+
+
+def read_checkpoint(path: str | Path, device="cpu") -> dict:
+    """A full training state written by :func:`train`; :class:`~sinkgan.rundir.CheckpointError` if it is not one."""
+    return read_torch_file(path, device, weights_only=False, keys=CHECKPOINT_KEYS)
+
+
+def check_resumable(cfg: TrainConfig, state: dict, where) -> None:
+    """Refuse to continue ``state`` under ``cfg`` when a field outside RESUMABLE_CHANGES differs, or
+    when ``cfg.iterations`` is below the iterations already done (their log and summary would disagree)."""
+    saved = dict(state["config"])
+    diff = sorted(k for k, v in cfg.to_dict().items() if saved.get(k) != v and k not in RESUMABLE_CHANGES)
+    if diff:
+        what = ", ".join(f"{k} (checkpoint {saved.get(k)!r}, now {getattr(cfg, k)!r})" for k in diff)
+        raise ConfigError(f"cannot resume from {where}: the config differs in {what}; only "
+                          f"{', '.join(sorted(RESUMABLE_CHANGES))} may change on --resume")
+    if cfg.iterations < state["iteration"]:
+        raise ConfigError(f"iterations: {cfg.iterations} is below the {state['iteration']} iterations {where} has "
+                          f"already done; allowed >= {state['iteration']} on --resume")
 
 
 class _SignalFlag:
@@ -275,24 +304,123 @@ class _SignalFlag:
             signal.signal(sig, old)
 
 
+class RunLock:
+    """An exclusive lock on a run directory for one writer (``fcntl.flock`` on ``<dir>/.sinkgan.lock``).
+
+    The kernel releases it when the holder exits in any way, so a lock file left by a killed run
+    is simply taken over.  The holder deletes the file while still holding the lock; a process
+    that locked the old file meanwhile sees that the path no longer names it and tries again.
+    A directory the lock had to create is removed again when it is left empty.
+    """
+
+    def __init__(self, run_dir: Path):
+        self.run_dir = run_dir
+        self.path = run_dir / LOCK_NAME
+        self.fd = None
+        self.created = False
+
+    def __enter__(self):
+        try:
+            self.created = not self.run_dir.exists()
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            while True:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    os.close(fd)
+                    holder = self.path.read_text().strip() if self.path.exists() else "?"
+                    raise RunRefused(f"{self.run_dir} is in use by another sinkgan process ({holder}); "
+                                     f"wait for it to finish or choose another --out") from None
+                try:
+                    same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
+                except FileNotFoundError:
+                    same = False
+                if same:
+                    break
+                os.close(fd)  # the previous holder deleted the file we locked: lock the new one
+            os.ftruncate(fd, 0)
+            os.write(fd, f"pid {os.getpid()} on {os.uname().nodename}\n".encode())
+        except OSError as err:
+            self._remove_if_created()
+            raise RunRefused(f"--out {self.run_dir}: cannot write the run directory ({err.strerror or err})") from None
+        self.fd = fd
+        return self
+
+    def __exit__(self, *exc):
+        self.path.unlink(missing_ok=True)
+        os.close(self.fd)
+        self._remove_if_created()
+
+    def _remove_if_created(self):
+        if self.created and self.run_dir.is_dir() and not any(self.run_dir.iterdir()):
+            self.run_dir.rmdir()
+
+
+def _iterations(rows: list[list[str]]) -> list[int]:
+    """The iteration column of well-formed log rows (a row cut short by a crash is skipped)."""
+    return [int(r[0]) for r in rows if len(r) == len(LOG_COLUMNS) and r[0].isdigit()]
+
+
+def _ranges(numbers: list[int]) -> str:
+    """``[2, 3, 4, 7]`` -> ``"2..4, 7"``."""
+    runs: list[list[int]] = []
+    for n in numbers:
+        if runs and n == runs[-1][1] + 1:
+            runs[-1][1] = n
+        else:
+            runs.append([n, n])
+    return ", ".join(f"{a}..{b}" if b > a else f"{a}" for a, b in runs)
+
+
 class RunLog:
-    """The per-iteration CSV log, appended in blocks; truncated to a checkpoint on resume."""
+    """The per-iteration CSV log, appended in blocks; cut back to a checkpoint on resume.
+
+    It must hold exactly the rows ``1 .. n`` of the ``n`` iterations done: :meth:`keep_through`
+    refuses a log that lacks rows a checkpoint has done, and :meth:`append` refuses to start a
+    new file once rows were written (the log was deleted while the run was going).
+    """
 
     def __init__(self, path: Path):
         self.path = path
+        self.last = 0  # the last iteration written to the file
 
-    def truncate_after(self, iteration: int) -> None:
+    def rows(self) -> list[list[str]]:
+        with self.path.open(newline="") as fh:
+            return list(csv.reader(fh))
+
+    def keep_through(self, iteration: int) -> None:
+        """Keep rows ``1 .. iteration`` and drop anything after; refuse if any of them is missing."""
         if not self.path.exists():
-            return
-        with self.path.open() as fh:
-            rows = [r for r in csv.reader(fh)]
-        kept = [rows[0]] + [r for r in rows[1:] if r and int(r[0]) <= iteration]
+            raise RunRefused(f"cannot resume: {self.path} is missing, but the checkpoint has done {iteration} "
+                             f"iterations whose losses it held; restore it, or start the run afresh in a new --out")
+        rows = self.rows()
+        body = rows[1:iteration + 1] if rows and tuple(rows[0]) == LOG_COLUMNS else []
+        found = _iterations(body)
+        if found != list(range(1, iteration + 1)):
+            have = set(found)
+            missing = [i for i in range(1, iteration + 1) if i not in have]
+            gap = f"rows {_ranges(missing)} missing or malformed" if missing else "rows out of order"
+            raise RunRefused(f"cannot resume: {self.path} does not match the checkpoint, which has done {iteration} "
+                             f"iterations: {gap} ({len(missing)} of {iteration}); restore the log, or start the run "
+                             f"afresh in a new --out")
         buf = io.StringIO()
-        csv.writer(buf, lineterminator="\n").writerows(kept)
-        ckpt_io.atomic_write_text(self.path, buf.getvalue())
+        csv.writer(buf, lineterminator="\n").writerows([rows[0]] + body)
+        atomic.atomic_write_text(self.path, buf.getvalue())
+        self.last = iteration
+
+    def check_complete(self, iteration: int) -> None:
+        """The log holds exactly the rows ``1 .. iteration`` (checked before the summary claims them)."""
+        found = _iterations(self.rows()[1:]) if self.path.exists() else []
+        if found != list(range(1, iteration + 1)):
+            raise RunFailed(f"{self.path} holds {len(found)} rows, not the rows 1..{iteration} of the iterations done; "
+                            f"no summary written")
 
     def append(self, rows: list[tuple]) -> None:
         new = not self.path.exists()
+        if new and self.last > 0:
+            raise RunFailed(f"{self.path} disappeared during the run (it held iterations 1..{self.last}); "
+                            f"the checkpoint is kept, but the log cannot be rebuilt: restore it and --resume")
         with self.path.open("a", newline="") as fh:
             w = csv.writer(fh, lineterminator="\n")
             if new:
@@ -300,6 +428,54 @@ class RunLog:
             for r in rows:
                 w.writerow([r[0], r[1], r[2], f"{r[3]:.9g}", f"{r[4]:.9g}", f"{r[5]:.3f}"])
             fh.flush()
+        if rows:
+            self.last = rows[-1][0]
+
+
+def run_directory(out_dir: str | Path) -> Path:
+    """``out_dir`` as a Path; refuses an empty path (the current directory) and an existing non-directory."""
+    if str(out_dir).strip() == "":
+        raise RunRefused("--out: an empty path would write the run into the current directory; name a run directory")
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise RunRefused(f"--out {out}: exists and is not a directory")
+    return out
+
+
+def _open_run(out: Path, trainer: Trainer, resume: bool, log: RunLog) -> tuple[int | None, float]:
+    """Check the (locked) run directory and bring ``trainer`` to where the run stands.
+
+    Without ``resume`` every run output must be absent.  With ``resume`` the checkpoint must be
+    readable, its config compatible (:func:`check_resumable`) and the log must hold its rows;
+    an unfinished run with no checkpoint yet is started afresh.  Nothing is changed before all
+    checks pass.  Returns ``(checkpoint iteration or None, wall seconds already spent)``.
+    """
+    present = [name for name in RUN_OUTPUTS if (out / name).exists()]
+    ckpt_file = checkpoint_path(out)
+    if not resume:
+        if present:
+            raise FileExistsError(f"{out} already holds {', '.join(present)}; pass --resume to continue the run "
+                                  f"or choose another --out")
+        return None, 0.0
+    if not ckpt_file.exists():
+        if (out / "summary.json").exists():
+            raise RunRefused(f"cannot resume {out}: it holds a finished run (summary.json) but no {ckpt_file} to "
+                             f"continue from; choose another --out")
+        for name in present:  # an unfinished run stopped before its first checkpoint: start afresh
+            path = out / name
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+        return None, 0.0
+    state = read_checkpoint(ckpt_file, trainer.device)
+    check_resumable(trainer.cfg, state, ckpt_file)
+    trainer.load_state(state)
+    log.keep_through(trainer.iteration)
+    print(f"[sinkgan] resumed {out} from checkpoint at iteration {trainer.iteration}", flush=True)
+    return trainer.iteration, state.get("wall_seconds", 0.0)
+
+
+def _finite_weights(trainer: Trainer) -> bool:
+    tensors = [t for net in (trainer.G, trainer.D) for t in net.state_dict().values() if t.is_floating_point()]
+    return bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all())
 
 
 def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, progress: bool = True, scale: str | None = None) -> Path:
@@ -308,28 +484,31 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, progress:
     With ``resume=True`` an existing ``checkpoints/last.pt`` is continued (a fresh start when
     there is none); the result is bit-identical to an uninterrupted run on CPU.  SIGTERM or
     SIGINT writes a checkpoint at the end of the current iteration and raises
-    :class:`Interrupted`.
-    """
-    out = Path(out_dir)
-    ckpt_file = ckpt_io.checkpoint_path(out)
-    summary_file = out / "summary.json"
-    log = RunLog(out / "log.csv")
-    if not resume and (ckpt_file.exists() or log.path.exists()):
-        raise FileExistsError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+    :class:`Interrupted`.  One process at a time writes a run directory (:class:`RunLock`).
 
-    trainer = Trainer(cfg)
-    wall_offset = 0.0
-    if resume and ckpt_file.exists():
-        state = trainer.load_state(ckpt_file)
-        saved = dict(state["config"])
-        diff = {k for k, v in cfg.to_dict().items() if saved.get(k) != v} - RESUMABLE_CHANGES
-        if diff:
-            raise ValueError(f"cannot resume {out}: config differs from the checkpoint in {sorted(diff)}")
-        wall_offset = state.get("wall_seconds", 0.0)
-        log.truncate_after(trainer.iteration)
-        print(f"[sinkgan] resumed {out} from checkpoint at iteration {trainer.iteration}", flush=True)
-    elif log.path.exists():
-        log.path.unlink()  # no checkpoint: the old log cannot be continued
+    Refusals before anything is written: :class:`ConfigError` (device, data set, batch size,
+    a config the checkpoint cannot continue), :class:`FileExistsError` (outputs present without
+    ``resume``), :class:`RunRefused` (directory in use or unwritable, log inconsistent with the
+    checkpoint) and :class:`~sinkgan.rundir.CheckpointError`.  :class:`RunFailed` when a
+    loss or weight turns non-finite (found when the losses are read back, every ``log_every``
+    iterations, and at each checkpoint): the last checkpoint, which is finite, is kept.
+    """
+    out = run_directory(out_dir)
+    trainer = Trainer(cfg)  # device, data set and batch size are checked before anything is created
+    with RunLock(out):
+        log = RunLog(out / "log.csv")
+        ckpt_iteration, wall_offset = _open_run(out, trainer, resume, log)
+        stale = [p for d in (out, out / "checkpoints", out / "samples") for p in atomic.remove_stale_temporaries(d)]
+        if stale:
+            print(f"[sinkgan] removed {len(stale)} temporary file(s) left by an interrupted write: "
+                  f"{', '.join(str(p) for p in stale)}", flush=True)
+        return _train_locked(cfg, out, trainer, log, ckpt_iteration, wall_offset, progress, scale)
+
+
+def _train_locked(cfg: TrainConfig, out: Path, trainer: Trainer, log: RunLog, ckpt_iteration: int | None,
+                  wall_offset: float, progress: bool, scale: str | None) -> Path:
+    ckpt_file = checkpoint_path(out)
+    summary_file = out / "summary.json"
     if summary_file.exists():
         summary_file.unlink()  # the run is (re)opened: it is not complete until a new summary is written
 
@@ -338,65 +517,107 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, progress:
         "dataset_is_standin": trainer.dataset.spec.is_standin,
         "stands_in_for": trainer.dataset.spec.stands_in_for,
         "dataset_source": trainer.dataset.source,
+        "data_sha256": tensor_sha256(trainer.dataset.images),
         "scale": scale,
     }
-    ckpt_io.atomic_write_yaml(out / "config.yaml", {**cfg.to_dict(), "provenance": {**provenance(trainer.device), **info}})
+    atomic_write_yaml(out / "config.yaml", {**cfg.to_dict(), "provenance": {**provenance(trainer.device), **info}})
 
-    buf = torch.zeros(cfg.log_every, 2, device=trainer.device)
+    block = min(cfg.log_every, LOG_BUFFER_ROWS)
+    if block < cfg.log_every:
+        print(f"[sinkgan] log_every={cfg.log_every} exceeds the loss buffer of {LOG_BUFFER_ROWS} rows: losses are "
+              f"read back every {block} iterations", flush=True)
+    buf = torch.zeros(block, 2, device=trainer.device)
     pending: list[tuple[int, int, int, float]] = []  # host-side bookkeeping of un-flushed rows
     t0 = time.perf_counter() - wall_offset
-    last = {"g": float("nan"), "d": float("nan")}
+    last = {"g": float("nan"), "d": float("nan"), "checkpoint": ckpt_iteration}
+    bar = None  # the tqdm bar (progress=True); without it, report_progress prints lines for the job's log
+
+    def kept() -> str:
+        if last["checkpoint"] is None:
+            return "no checkpoint had been written yet"
+        return f"{ckpt_file} (iteration {last['checkpoint']}) is kept"
 
     def flush():
         if not pending:
             return
-        values = buf[: len(pending)].cpu().tolist()  # the one host sync, every log_every iterations
-        log.append([(it, gu, cu, v[0], v[1], w) for (it, gu, cu, w), v in zip(pending, values)])
-        last["g"], last["d"] = values[-1]
+        values = buf[: len(pending)].cpu()  # the one host sync, every log_every iterations
+        bad = (~torch.isfinite(values).all(1)).nonzero()
+        n = len(pending) if len(bad) == 0 else int(bad[0]) + 1  # log up to the first non-finite row
+        rows = [(it, gu, cu, v[0], v[1], w) for (it, gu, cu, w), v in zip(pending[:n], values[:n].tolist())]
+        log.append(rows)
         pending.clear()
+        last["g"], last["d"] = rows[-1][3], rows[-1][4]
+        if len(bad):
+            raise RunFailed(f"non-finite loss at iteration {rows[-1][0]} (g_loss {last['g']}, d_loss {last['d']}): "
+                            f"training stopped; {kept()}")
+        if bar is None:
+            report_progress(rows[-1][0])
+
+    # without a bar (under the DAG): a line at most every progress_every_s seconds for the job's log
+    # (`tail -f results/<scale>/logs/train/<run>.log`)
+    progress_lines = Progress(f"train {cfg.name}", cfg.iterations, every_s=cfg.progress_every_s, start=trainer.iteration)
+
+    def report_progress(it: int, force: bool = False):
+        progress_lines.update(it, force=force, g_loss=float(last["g"]), d_loss=float(last["d"]))
+
+    def require_finite_weights():
+        if not _finite_weights(trainer):
+            raise RunFailed(f"non-finite network weights after iteration {trainer.iteration}: training stopped; {kept()}")
+
+    def save_snapshot(it: int):
+        """``snapshots/generator_<it>.pt``: the generator at iteration ``it`` (IS/FID over training, Fig. 10)."""
+        atomic.atomic_torch_save(out / "snapshots" / f"generator_{it:07d}.pt",
+                                  {"state_dict": trainer.G.state_dict(), "iteration": it, "gen_updates": trainer.gen_updates})
 
     def save_checkpoint():
         flush()
+        require_finite_weights()
         state = trainer.state()
         state["wall_seconds"] = time.perf_counter() - t0
-        ckpt_io.atomic_torch_save(ckpt_file, state)
+        atomic.atomic_torch_save(ckpt_file, state)
+        last["checkpoint"] = trainer.iteration
 
-    bar = None
     if progress:
         from tqdm import tqdm
 
         bar = tqdm(total=cfg.iterations, initial=trainer.iteration, desc=cfg.name, unit="it", mininterval=1.0, dynamic_ncols=True)
-    with _SignalFlag() as flag:
-        while trainer.iteration < cfg.iterations:
-            g_loss, d_loss = trainer.step()
-            buf[len(pending), 0] = g_loss
-            buf[len(pending), 1] = d_loss
-            it = trainer.iteration
-            pending.append((it, trainer.gen_updates, trainer.critic_updates, time.perf_counter() - t0))
-            if len(pending) == cfg.log_every:
-                flush()
+    try:
+        with _SignalFlag() as flag:
+            while trainer.iteration < cfg.iterations:
+                g_loss, d_loss = trainer.step()
+                buf[len(pending), 0] = g_loss
+                buf[len(pending), 1] = d_loss
+                it = trainer.iteration
+                pending.append((it, trainer.gen_updates, trainer.critic_updates, time.perf_counter() - t0))
+                if len(pending) == block:
+                    flush()
+                    if bar is not None:
+                        bar.set_postfix(g=f"{last['g']:.4g}", d=f"{last['d']:.4g}", refresh=False)
                 if bar is not None:
-                    bar.set_postfix(g=f"{last['g']:.4g}", d=f"{last['d']:.4g}", refresh=False)
-            if bar is not None:
-                bar.update(1)
-            if it % cfg.sample_every == 0:
-                save_png(out / "samples" / f"iter_{it:07d}.png", image_grid(trainer.samples()))
-            if it % cfg.checkpoint_every == 0 or it == cfg.iterations:
-                save_checkpoint()
-            if flag.signum is not None:
-                save_checkpoint()
-                if bar is not None:
-                    bar.close()
-                raise Interrupted(flag.signum, it)
-    if bar is not None:
-        bar.close()
-    flush()
+                    bar.update(1)
+                if it % cfg.sample_every == 0:
+                    save_png(out / "samples" / f"iter_{it:07d}.png", image_grid(trainer.samples()))
+                if cfg.snapshot_every and it % cfg.snapshot_every == 0 and it < cfg.iterations:
+                    save_snapshot(it)
+                if it % cfg.checkpoint_every == 0 or it == cfg.iterations:
+                    save_checkpoint()
+                if flag.signum is not None:
+                    save_checkpoint()
+                    raise Interrupted(flag.signum, it)
+            flush()
+            require_finite_weights()
+            if bar is None:
+                report_progress(trainer.iteration, force=True)
+    finally:
+        if bar is not None:
+            bar.close()
 
     save_png(out / "samples" / "final.png", image_grid(trainer.samples()))
-    ckpt_io.atomic_torch_save(out / "generator.pt", {"state_dict": trainer.G.state_dict(), "config": cfg.to_dict()})
-    ckpt_io.atomic_torch_save(out / "discriminator.pt", {"state_dict": trainer.D.state_dict(), "config": cfg.to_dict()})
+    atomic.atomic_torch_save(out / "generator.pt", {"state_dict": trainer.G.state_dict(), "config": cfg.to_dict()})
+    atomic.atomic_torch_save(out / "discriminator.pt", {"state_dict": trainer.D.state_dict(), "config": cfg.to_dict()})
     import pandas as pd
 
+    log.check_complete(trainer.iteration)
     frame = pd.read_csv(log.path)
     tail = frame.iloc[-max(1, len(frame) // 10):]
     summary = {
@@ -414,9 +635,5 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, progress:
         "torch": str(torch.__version__),
         "finite": bool(np.isfinite(frame[["g_loss", "d_loss"]].to_numpy()).all()),
     }
-    ckpt_io.atomic_write_json(summary_file, summary)
+    atomic.atomic_write_json(summary_file, summary, strict=True)  # strict: never the bare token NaN
     return summary_file
-
-
-def summary_of(run_dir: str | Path) -> dict:
-    return json.loads((Path(run_dir) / "summary.json").read_text())

