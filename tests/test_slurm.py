@@ -88,6 +88,14 @@ def _tail(path: Path, n: int = 60) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-n:]) if path.exists() else "(no log)"
 
 
+def _delete_figure(scratch: Path) -> None:
+    """Delete figures/<scale>/<fig>.pdf and its copy figures/<fig>.pdf.  Snakemake does not rebuild
+    a missing intermediate file (a deleted run) while the file made from it exists, so the drawn
+    figure must go too for the run to be trained again."""
+    for pdf in (scratch / "figures" / SCALE / f"{FIGURE}.pdf", scratch / "figures" / f"{FIGURE}.pdf"):
+        pdf.unlink(missing_ok=True)
+
+
 def _figure_runs(scratch: Path) -> list[str]:
     code = f"from sinkgan.study import Study; print('\\n'.join(s.run_id for s in Study.load({SCALE!r}).figure_runs({FIGURE!r})))"
     env = {**os.environ, "PYTHONPATH": str(scratch / "code"), "SINKGAN_ROOT": str(scratch)}
@@ -119,7 +127,7 @@ def cluster(tmp_path_factory):
 
         copy_worktree(scratch)
         shutil.rmtree(scratch / "results" / SCALE, ignore_errors=True)  # really train
-        (scratch / "figures" / f"{FIGURE}.pdf").unlink(missing_ok=True)
+        _delete_figure(scratch)
         venv_bin = str(Path(sys.executable).parent)
         job_env = {
             **scratch_env(scratch, env),
@@ -200,8 +208,7 @@ def test_interrupted_training_resumes_to_the_same_result(cluster, built):
     for name in ("generator.pt", "log.csv", "summary.json"):
         shutil.copy2(run_dir / name, ref / name)
     shutil.rmtree(run_dir)
-    # Snakemake does not rebuild a missing intermediate file while its consumer exists.
-    (e.scratch / "figures" / f"{FIGURE}.pdf").unlink()
+    _delete_figure(e.scratch)
     since = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(time.time() - 5))
 
     log = e.scratch / "snakemake-resume.log"
