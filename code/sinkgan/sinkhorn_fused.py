@@ -9,14 +9,20 @@ as two Triton kernels so that one Sinkhorn loss costs two launches instead of th
   an (n, m, d) tensor in memory), then runs the ``L`` log-domain iterations of Algorithm 1 from
   zero potentials, Gauss-Seidel order (eq. 3-4)::
 
-      f_i <- -eps LSE_j(log b + g_j / eps - C_ij / eps)
-      g_j <- -eps LSE_i(log a + f_i / eps - C_ij / eps)
+      f_i <- softmin_j(C_ij - g_j),   g_j <- softmin_i(C_ij - f_i)
 
-  and writes the value (``<f, a> + <g, b>`` or ``<pi, C>``) and the ``2 L`` log-sum-exps.
+  each soft minimum centred as :func:`sinkgan.sinkhorn.softmin` centres it (the line's minimum
+  ``c``, then ``c - eps * log mean exp(t)``, ``t = (c - h) / eps <= 0``, the mean's log as
+  ``log1p(mean expm1(t))`` where that mean is above -1/2), so float32 keeps the part of the value
+  that is of the order of ``C`` when ``C / eps`` is tiny, as the torch path does; ``expm1`` and
+  ``log1p`` are Kahan's exact-rounding forms built from ``exp`` and ``log`` (:func:`_expm1`,
+  :func:`_log1p`).  It writes the value (``<f, a> + <g, b>`` or ``<pi, C>``) and, per iteration
+  and line, the centre ``c`` and the log-mean ``log mean exp(t)``.
 * ``_backward_kernel`` (one program per problem): recomputes the cost tile and returns the exact
   gradient in ``x`` and ``y``.  ``grad="autodiff"``: the unrolled reverse pass of the ``L``
-  iterations, with the row / column softmaxes ``P^k_ij = exp(s_ij - LSE_i)`` recomputed from the
-  stored log-sum-exps (what autograd does through ``torch.logsumexp``, in one kernel)::
+  iterations, with the soft-minimum weights ``P^k_ij = exp(t_ij - log mean exp(t_i.)) / m`` (the
+  softmax that autograd differentiates through) recomputed from the stored centres and
+  log-means, in one kernel::
 
       C_bar += Q^k * g_bar[None, :];   f_bar -= Q^k g_bar        (g^k = T(f^k))
       C_bar += P^k * f_bar[:, None];   g_bar  = -(P^k)^T f_bar   (f^k = T(g^{k-1}))
@@ -33,7 +39,6 @@ double backward: use ``backend="torch"`` for that).
 from __future__ import annotations
 
 import functools
-import math
 import os
 import sys
 
@@ -88,21 +93,54 @@ def _cost_tile(x_base, y_base, rows, cols, rmask, cmask, d, p,
 
 
 @triton.jit
-def _lse(s, axis: tl.constexpr, mask):
-    """Log-sum-exp along ``axis`` of ``s`` (masked entries are -inf); 0 on the padding lines."""
-    mx = tl.max(s, axis=axis)
-    mx = tl.where(mask, mx, 0.0)
+def _expm1(t):
+    """``exp(t) - 1`` for finite ``t <= 0``, to a few ulps (Kahan: ``(u - 1) t / log u``, ``u = exp t``)."""
+    u = tl.exp(t)
+    inner = (u != 1.0) & (u != 0.0)
+    safe = tl.where(inner, u, 0.5)
+    return tl.where(u == 1.0, t, tl.where(u == 0.0, -1.0, (safe - 1.0) * t / tl.log(safe)))
+
+
+@triton.jit
+def _log1p(a):
+    """``log(1 + a)`` for ``a > -1``, to a few ulps (Kahan: ``log(u) a / (u - 1)``, ``u = 1 + a``)."""
+    u = 1.0 + a
+    safe = tl.where(u == 1.0, 2.0, u)
+    return tl.where(u == 1.0, a, tl.log(safe) * a / (safe - 1.0))
+
+
+@triton.jit
+def _centred_softmin(h, eps, axis: tl.constexpr, valid, mask, count):
+    """``(c, l)`` with ``softmin = c - eps * l`` along ``axis`` (sinkhorn.softmin, eq. 12): ``c`` the
+    line's minimum, ``l = log mean exp(t)``, ``t = (c - h) / eps``; ``(0, 0)`` on padding lines."""
+    c = tl.where(mask, tl.min(tl.where(valid, h, float("inf")), axis=axis), 0.0)
     if axis == 1:
-        total = tl.sum(tl.exp(s - mx[:, None]), axis=1)
+        t = (c[:, None] - h) / eps
     else:
-        total = tl.sum(tl.exp(s - mx[None, :]), axis=0)
-    return mx + tl.log(tl.where(mask, total, 1.0))
+        t = (c[None, :] - h) / eps
+    t = tl.where(valid, t, 0.0)
+    mean_expm1 = tl.sum(tl.where(valid, _expm1(t), 0.0), axis=axis) / count
+    mean_exp = tl.sum(tl.where(valid, tl.exp(t), 0.0), axis=axis) / count
+    log_mean = tl.where(mean_expm1 > -0.5, _log1p(tl.maximum(mean_expm1, -0.5)),
+                        tl.log(tl.where(mask, mean_exp, 1.0)))  # mean_exp >= 1 / count: max t = 0
+    return c, tl.where(mask, log_mean, 0.0)
+
+
+@triton.jit
+def _softmin_weights(h, c, log_mean, eps, axis: tl.constexpr, valid, count):
+    """``d softmin / d h``: ``exp(t - l) / count`` along ``axis`` (each line sums to 1), from the
+    stored centre ``c`` and log-mean ``l`` of :func:`_centred_softmin`; 0 off the problem."""
+    if axis == 1:
+        e = (c[:, None] - h) / eps - log_mean[:, None]
+    else:
+        e = (c[None, :] - h) / eps - log_mean[None, :]
+    return tl.exp(tl.where(valid, e, float("-inf"))) / count
 
 
 @triton.jit
 def _params(prm_ptr):
-    """``(eps, p, log a, log b)`` in the data's dtype (Python floats would reach a kernel as float32)."""
-    return tl.load(prm_ptr), tl.load(prm_ptr + 1), tl.load(prm_ptr + 2), tl.load(prm_ptr + 3)
+    """``(eps, p)`` in the data's dtype (Python floats would reach a kernel as float32)."""
+    return tl.load(prm_ptr), tl.load(prm_ptr + 1)
 
 
 @triton.jit
@@ -114,11 +152,11 @@ def _column_softmax(s, cmask):
 
 
 @triton.jit
-def _forward_kernel(x_ptr, y_ptr, prm_ptr, val_ptr, lf_ptr, lg_ptr, n, m, d, n_iter,
+def _forward_kernel(x_ptr, y_ptr, prm_ptr, val_ptr, cf_ptr, lf_ptr, cg_ptr, lg_ptr, n, m, d, n_iter,
                     LP: tl.constexpr, P2: tl.constexpr, SHARP: tl.constexpr,
                     BLOCK_N: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_D: tl.constexpr):
     b = tl.program_id(0)
-    eps, p, log_a, log_b = _params(prm_ptr)
+    eps, p = _params(prm_ptr)
     rows = tl.arange(0, BLOCK_N)
     cols = tl.arange(0, BLOCK_M)
     rmask = rows < n
@@ -126,17 +164,16 @@ def _forward_kernel(x_ptr, y_ptr, prm_ptr, val_ptr, lf_ptr, lg_ptr, n, m, d, n_i
     valid = rmask[:, None] & cmask[None, :]
     C, S = _cost_tile(x_ptr + b * n * d, y_ptr + b * m * d, rows, cols, rmask, cmask, d, p, LP, P2,
                       BLOCK_N, BLOCK_M, BLOCK_D)
-    C_eps = C / eps
     g = tl.zeros([BLOCK_M], dtype=C.dtype)
     f = tl.zeros([BLOCK_N], dtype=C.dtype)
     for k in range(n_iter):
-        s = tl.where(valid, log_b + g[None, :] / eps - C_eps, float("-inf"))
-        lf = _lse(s, 1, rmask)
-        f = tl.where(rmask, -eps * lf, 0.0)
+        cf, lf = _centred_softmin(C - g[None, :], eps, 1, valid, rmask, m)
+        f = cf - eps * lf
+        tl.store(cf_ptr + (b * n_iter + k) * n + rows, cf, mask=rmask)
         tl.store(lf_ptr + (b * n_iter + k) * n + rows, lf, mask=rmask)
-        s = tl.where(valid, log_a + f[:, None] / eps - C_eps, float("-inf"))
-        lg = _lse(s, 0, cmask)
-        g = tl.where(cmask, -eps * lg, 0.0)
+        cg, lg = _centred_softmin(C - f[:, None], eps, 0, valid, cmask, n)
+        g = cg - eps * lg
+        tl.store(cg_ptr + (b * n_iter + k) * m + cols, cg, mask=cmask)
         tl.store(lg_ptr + (b * n_iter + k) * m + cols, lg, mask=cmask)
     if SHARP:  # <pi, C>, pi = softmax_i((f_i - C_ij) / eps) / m  (sinkhorn.transport_plan)
         s = tl.where(valid, (f[:, None] - C) / eps, float("-inf"))
@@ -148,12 +185,12 @@ def _forward_kernel(x_ptr, y_ptr, prm_ptr, val_ptr, lf_ptr, lg_ptr, n, m, d, n_i
 
 
 @triton.jit
-def _backward_kernel(x_ptr, y_ptr, prm_ptr, lf_ptr, lg_ptr, gv_ptr, gx_ptr, gy_ptr, n, m, d, n_iter,
+def _backward_kernel(x_ptr, y_ptr, prm_ptr, cf_ptr, lf_ptr, cg_ptr, lg_ptr, gv_ptr, gx_ptr, gy_ptr, n, m, d, n_iter,
                      LP: tl.constexpr, P2: tl.constexpr, SHARP: tl.constexpr,
                      ENVELOPE: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_M: tl.constexpr,
                      BLOCK_D: tl.constexpr):
     b = tl.program_id(0)
-    eps, p, log_a, log_b = _params(prm_ptr)
+    eps, p = _params(prm_ptr)
     rows = tl.arange(0, BLOCK_N)
     cols = tl.arange(0, BLOCK_M)
     rmask = rows < n
@@ -162,9 +199,8 @@ def _backward_kernel(x_ptr, y_ptr, prm_ptr, lf_ptr, lg_ptr, gv_ptr, gx_ptr, gy_p
     x_base = x_ptr + b * n * d
     y_base = y_ptr + b * m * d
     C, S = _cost_tile(x_base, y_base, rows, cols, rmask, cmask, d, p, LP, P2, BLOCK_N, BLOCK_M, BLOCK_D)
-    C_eps = C / eps
     last = b * n_iter + n_iter - 1
-    f = tl.where(rmask, -eps * tl.load(lf_ptr + last * n + rows, mask=rmask, other=0.0), 0.0)
+    f = tl.load(cf_ptr + last * n + rows, mask=rmask, other=0.0) - eps * tl.load(lf_ptr + last * n + rows, mask=rmask, other=0.0)
     # seeds: the adjoints of the value in (f^L, g^L, C)
     s = tl.where(valid, (f[:, None] - C) / eps, float("-inf"))
     Q = _column_softmax(s, cmask)  # m * pi
@@ -181,24 +217,25 @@ def _backward_kernel(x_ptr, y_ptr, prm_ptr, lf_ptr, lg_ptr, gv_ptr, gx_ptr, gy_p
             gbar = tl.zeros([BLOCK_M], dtype=C.dtype)
         else:
             Cbar = tl.zeros([BLOCK_N, BLOCK_M], dtype=C.dtype)
-            fbar = tl.where(rmask, tl.exp(log_a + tl.zeros([BLOCK_N], dtype=C.dtype)), 0.0)
-            gbar = tl.where(cmask, tl.exp(log_b + tl.zeros([BLOCK_M], dtype=C.dtype)), 0.0)
+            fbar = tl.where(rmask, (tl.zeros([BLOCK_N], dtype=C.dtype) + 1.0) / n, 0.0)  # a = 1 / n
+            gbar = tl.where(cmask, (tl.zeros([BLOCK_M], dtype=C.dtype) + 1.0) / m, 0.0)  # b = 1 / m
         for r in range(n_iter):
             k = n_iter - 1 - r
+            cf = tl.load(cf_ptr + (b * n_iter + k) * n + rows, mask=rmask, other=0.0)
             lf = tl.load(lf_ptr + (b * n_iter + k) * n + rows, mask=rmask, other=0.0)
+            cg = tl.load(cg_ptr + (b * n_iter + k) * m + cols, mask=cmask, other=0.0)
             lg = tl.load(lg_ptr + (b * n_iter + k) * m + cols, mask=cmask, other=0.0)
-            f = tl.where(rmask, -eps * lf, 0.0)
-            # g^k = -eps LSE_i(log a + f^k_i / eps - C_ij / eps)
-            s = tl.where(valid, log_a + f[:, None] / eps - C_eps, float("-inf"))
-            Qk = tl.where(valid, tl.exp(s - lg[None, :]), 0.0)
+            f = cf - eps * lf
+            # g^k = softmin_i(C_ij - f^k_i)
+            Qk = _softmin_weights(C - f[:, None], cg, lg, eps, 0, valid, n)
             Cbar += Qk * gbar[None, :]
             fbar -= tl.sum(Qk * gbar[None, :], axis=1)
-            # f^k = -eps LSE_j(log b + g^{k-1}_j / eps - C_ij / eps),  g^0 = 0
+            # f^k = softmin_j(C_ij - g^{k-1}_j),  g^0 = 0
             has_prev = cmask & (cols * 0 + k > 0)
+            cg_prev = tl.load(cg_ptr + (b * n_iter + k - 1) * m + cols, mask=has_prev, other=0.0)
             lg_prev = tl.load(lg_ptr + (b * n_iter + k - 1) * m + cols, mask=has_prev, other=0.0)
-            g_prev = tl.where(has_prev, -eps * lg_prev, 0.0)
-            s = tl.where(valid, log_b + g_prev[None, :] / eps - C_eps, float("-inf"))
-            Pk = tl.where(valid, tl.exp(s - lf[:, None]), 0.0)
+            g_prev = cg_prev - eps * lg_prev
+            Pk = _softmin_weights(C - g_prev[None, :], cf, lf, eps, 1, valid, m)
             Cbar += Pk * fbar[:, None]
             gbar = -tl.sum(Pk * fbar[:, None], axis=0)
             fbar = tl.zeros([BLOCK_N], dtype=C.dtype)
@@ -232,9 +269,9 @@ def _blocks(n: int, m: int, d: int) -> tuple[int, int, int, int]:
 
 
 @functools.lru_cache(maxsize=64)
-def _params_tensor(eps: float, p: float, n: int, m: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+def _params_tensor(eps: float, p: float, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     """The kernels' scalar parameters as a cached device tensor (no host-to-device copy per call)."""
-    return torch.tensor([eps, p, -math.log(n), -math.log(m)], dtype=dtype, device=device)
+    return torch.tensor([eps, p], dtype=dtype, device=device)
 
 
 class _FusedEntropicOT(torch.autograd.Function):
@@ -246,24 +283,25 @@ class _FusedEntropicOT(torch.autograd.Function):
         m = y.shape[1]
         bn, bm, bd, warps = _blocks(n, m, d)
         val = torch.empty(B, dtype=x.dtype, device=x.device)
-        lf = torch.empty(B, n_iter, n, dtype=x.dtype, device=x.device)
-        lg = torch.empty(B, n_iter, m, dtype=x.dtype, device=x.device)
+        # per iteration and line: the soft minimum's centre and log-mean (f = cf - eps lf, g likewise)
+        cf, lf = (torch.empty(B, n_iter, n, dtype=x.dtype, device=x.device) for _ in range(2))
+        cg, lg = (torch.empty(B, n_iter, m, dtype=x.dtype, device=x.device) for _ in range(2))
         flags = dict(LP=cost == "lp", P2=float(p) == 2.0, SHARP=value == "sharp")
-        _forward_kernel[(B,)](x, y, _params_tensor(eps, p, n, m, x.dtype, x.device), val, lf, lg, n, m, d, n_iter,
+        _forward_kernel[(B,)](x, y, _params_tensor(eps, p, x.dtype, x.device), val, cf, lf, cg, lg, n, m, d, n_iter,
                               **flags, BLOCK_N=bn, BLOCK_M=bm, BLOCK_D=bd, num_warps=warps)
-        ctx.save_for_backward(x, y, lf, lg)
+        ctx.save_for_backward(x, y, cf, lf, cg, lg)
         ctx.opts = (eps, p, n_iter, flags, grad == "envelope", (bn, bm, bd, warps))
         return val
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, gv):
-        x, y, lf, lg = ctx.saved_tensors
+        x, y, cf, lf, cg, lg = ctx.saved_tensors
         eps, p, n_iter, flags, envelope, (bn, bm, bd, warps) = ctx.opts
         B, n, d = x.shape
         m = y.shape[1]
         gx, gy = torch.empty_like(x), torch.empty_like(y)
-        _backward_kernel[(B,)](x, y, _params_tensor(eps, p, n, m, x.dtype, x.device), lf, lg, gv.contiguous(),
+        _backward_kernel[(B,)](x, y, _params_tensor(eps, p, x.dtype, x.device), cf, lf, cg, lg, gv.contiguous(),
                                gx, gy, n, m, d, n_iter, **flags, ENVELOPE=envelope,
                                BLOCK_N=bn, BLOCK_M=bm, BLOCK_D=bd, num_warps=warps)
         return gx, gy, None, None, None, None, None, None
