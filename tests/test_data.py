@@ -16,7 +16,7 @@ from PIL import Image
 from sinkgan import data
 from sinkgan.data import DATASETS, DataUnavailable, check_available, load_dataset
 
-OFFLINE = ["mnist5k", "fashion", "digits", "photos-standin"]
+OFFLINE = ["mnist5k", "fashion", "fashion-rgb", "digits", "photos-standin"]
 REAL = ["mnist", "cats", "celeba", "cifar10"]
 
 
@@ -54,6 +54,9 @@ def test_registry_ids_and_standin_labels():
     colour = DATASETS["photos-standin"]
     assert colour.is_standin and "standin" in colour.id and "STAND-IN" in colour.description
     assert {"cats", "celeba", "cifar10"} <= set(colour.stands_in_for.split("/"))
+    grey_rgb = DATASETS["fashion-rgb"]
+    assert grey_rgb.is_standin and "STAND-IN" in grey_rgb.description and "no colour" in grey_rgb.description
+    assert {"cats", "celeba", "cifar10"} <= set(grey_rgb.stands_in_for.split("/"))
 
 
 def test_full_sizes(shared_root):
@@ -292,3 +295,21 @@ def test_cli_fetch(tmp_path, capsys):
     assert data.main(["fetch", "digits", "--root", str(tmp_path), "--max-images", "10"]) == 0
     assert "STAND-IN for mnist" in capsys.readouterr().out
     assert data.cache_path("digits", tmp_path, 10).is_file()
+
+
+def test_fashion_rgb_is_fashion_in_three_equal_channels_from_the_grey_cache(tmp_path):
+    """The small scale's Cats/CelebA stand-in: Fashion-MNIST's grey channel repeated, loaded through
+    the grey set (one cache, never a 3x larger copy), from a copy under the data root when there is
+    one (what travels to a GPU machine without the Debian package)."""
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 256, size=(40, 28, 28), dtype=np.uint8)
+    (tmp_path / "fashion-mnist").mkdir()
+    _write_idx(tmp_path / "fashion-mnist" / "train-images-idx3-ubyte.gz", a)
+    grey = load_dataset("fashion", tmp_path, max_images=30)
+    rgb = load_dataset("fashion-rgb", tmp_path, max_images=30)
+    assert str(tmp_path / "fashion-mnist") in grey.source  # the root's copy, not Debian's
+    assert rgb.images.shape == (30, 3, 32, 32) and rgb.spec is DATASETS["fashion-rgb"]
+    for c in range(3):
+        assert torch.equal(rgb.images[:, c:c + 1], grey.images)
+    assert "grey repeated to 3 channels" in rgb.source and rgb.is_standin
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == [data.cache_path("fashion", tmp_path, 30).name]

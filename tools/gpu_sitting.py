@@ -10,7 +10,7 @@ what is missing.  Checkpoints and snapshots never travel (too large; unfinished 
 
 Here (a machine with the internet, before the first sitting)::
 
-    make gpu-prepare            # .whl/ (the packages the GPU image lacks) and data/cache/ (the offline data)
+    make gpu-prepare            # .whl/ (the packages the GPU image lacks), data/cache/ and data/fashion-mnist/ (the offline data)
 
 On the GPU machine, from the repository root (the working tree travels with .whl/ and data/)::
 

