@@ -12,7 +12,7 @@ from sinkgan import claims as C
 from sinkgan import report
 
 REPO = Path(__file__).resolve().parents[1]
-POLICY = C.Policy(standin_data="inconclusive", min_iterations=100, tail=0.25, z=2.0)
+POLICY = C.Policy(standin_data="inconclusive", min_iterations=100, tail=0.25, z=2.0, short_runs="inconclusive")
 
 
 def run(label: str, g=None, d=None, *, n: int = 400, noise: float = 0.01, seed: int = 0, standin: bool = False,
@@ -234,6 +234,56 @@ def test_policy_downgrades_standin_and_short_runs():
     assert res["status"] == "inconclusive" and "12 generator iterations" in res["evidence"]
 
 
+def test_short_runs_decide_comparisons_at_their_length_but_not_claims_about_the_end_of_training():
+    """policy.short_runs: qualify (the committed policy): runs shorter than the paper's count decide a
+    comparison of equally long runs, and the verdict says at which length; a claim about what the
+    paper's length reaches (needs_paper_length: convergence, stationary points) stays inconclusive."""
+    pol = C.Policy(standin_data="qualify", min_iterations=1000, tail=0.25, z=2.0, short_runs="qualify")
+    compare = C.Claim("c", "lower G", "Fig. X", "figX", "loss_order", {"first": "a", "second": "b", "g_loss": "<"})
+    end_state = C.Claim(**{**compare.__dict__, "id": "e", "evidence": {"needs_paper_length": True}})
+    short = {"figX": fig(run("a", 1.0, 1.0, iterations=12), run("b", 2.0, 1.0, seed=1, iterations=12))}
+    res_c, res_e = C.evaluate_claims(C.ClaimsSpec(pol, [compare, end_state]), short)
+    assert (res_c["status"], res_c["caveats"]) == ("supported", [])
+    assert res_c["qualifier"] == "at 12 generator iterations (the paper: 1000)"
+    assert res_c["evidence"].startswith("supported at 12 generator iterations (the paper: 1000): ")
+    assert (res_e["status"], res_e["raw_status"], res_e["qualifier"]) == ("inconclusive", "supported", None)
+    assert "what training reaches after the paper's count" in res_e["evidence"] and res_e["needs_paper_length"]
+    # long enough: no length qualifier, and the end-state claim is decided
+    long = {"figX": fig(run("a", 1.0, 1.0, iterations=1000), run("b", 2.0, 1.0, seed=1, iterations=1000))}
+    res_c, res_e = C.evaluate_claims(C.ClaimsSpec(pol, [compare, end_state]), long)
+    assert (res_c["status"], res_c["qualifier"], res_e["status"]) == ("supported", None, "supported")
+    # both qualifiers at once: stand-in data and length
+    standin = {"figX": fig(run("a", 1.0, 1.0, iterations=12, standin=True), run("b", 2.0, 1.0, seed=1, iterations=12, standin=True))}
+    (res,) = C.evaluate_claims(C.ClaimsSpec(pol, [compare]), standin)
+    assert res["qualifier"] == "on stand-in data (photos-standin for cats), at 12 generator iterations (the paper: 1000)"
+
+
+def test_a_scale_that_decides_no_claim_leaves_every_verdict_inconclusive():
+    """The smoke scale's narrowed networks (claims_undecidable in config/study.yaml): its 12-iteration
+    numbers must not be shown as the paper supported or contradicted, even qualified."""
+    pol = C.Policy(standin_data="qualify", min_iterations=1000, tail=0.25, z=2.0, short_runs="qualify")
+    compare = C.Claim("c", "lower G", "Fig. X", "figX", "loss_order", {"first": "a", "second": "b", "g_loss": "<"})
+    short = {"figX": fig(run("a", 1.0, 1.0, iterations=12), run("b", 2.0, 1.0, seed=1, iterations=12))}
+    why = yaml.safe_load((REPO / "config" / "study.yaml").read_text())["scales"]["smoke"]["claims_undecidable"]
+    (res,) = C.evaluate_claims(C.ClaimsSpec(pol, [compare]), short, scale_caveat=why)
+    assert (res["status"], res["raw_status"]) == ("inconclusive", "supported")
+    assert res["caveats"][0] == why and why in res["evidence"]
+
+
+def test_committed_claims_mark_the_end_of_training_claims():
+    """Convergence, the tracking protocol's stationary point and 'after one million iterations' are
+    claims about the paper's length; quality and loss comparisons are not."""
+    spec = C.load_claims(REPO / "config" / "claims.yaml")
+    assert spec.policy.short_runs == "qualify"
+    by_rule = {}
+    for c in spec.claims:
+        by_rule.setdefault(c.rule, set()).add(c.needs_paper_length)
+    for rule in ("converges", "faster_convergence", "ssim_tends_to_one", "rate_fit_holds", "kappa_differs", "kappa_signs"):
+        assert by_rule[rule] == {True}, rule
+    for rule in ("lower_fid", "similar_quality", "loss_order", "monotone_losses", "lower_loss_at_equal_time"):
+        assert by_rule[rule] == {False}, rule
+
+
 def test_missing_evidence_is_inconclusive():
     spec = C.ClaimsSpec(POLICY, [C.Claim("c", "fid", "Fig. 10", "figX", "lower_fid", {"better": "a", "worse": "b"})])
     (res,) = C.evaluate_claims(spec, {"figX": fig(run("a"), run("b"))})
@@ -407,8 +457,9 @@ def test_policy_qualifies_standin_verdicts_and_uses_the_claims_own_iteration_cou
     (res,) = C.evaluate_claims(C.ClaimsSpec(qualify, [claim]), standin)
     assert res["status"] == "supported" and res["qualifier"] == "on stand-in data (photos-standin for cats)"
     assert res["evidence"].startswith("supported on stand-in data")
-    # the claim's own requirement overrides the policy default: 400-iteration runs cannot decide a 1e6 claim
-    long = C.Claim(**{**claim.__dict__, "evidence": {"min_iterations": 1_000_000}})
+    # the claim's own requirement overrides the policy default: 400-iteration runs cannot decide a
+    # 1e6 claim about the end of training
+    long = C.Claim(**{**claim.__dict__, "evidence": {"min_iterations": 1_000_000, "needs_paper_length": True}})
     (res,) = C.evaluate_claims(C.ClaimsSpec(qualify, [long]), standin)
     assert (res["status"], res["raw_status"], res["qualifier"]) == ("inconclusive", "supported", None)
     assert "400 generator iterations < 1000000" in res["evidence"] and res["min_iterations"] == 1_000_000
@@ -417,6 +468,7 @@ def test_policy_qualifies_standin_verdicts_and_uses_the_claims_own_iteration_cou
 @pytest.mark.parametrize("evidence, message", [
     ({"min_iterations": -1}, r"evidence\.min_iterations: -1 must be an integer >= 0"),
     ({"min_iterations": 10, "when": "x"}, r"evidence: unknown key"),
+    ({"needs_paper_length": "yes"}, r"evidence\.needs_paper_length: 'yes' must be true or false"),
     ({"needs": ""}, r"evidence\.needs must be a non-empty string"),
 ])
 def test_load_claims_rejects_bad_evidence(tmp_path, evidence, message):

@@ -34,7 +34,6 @@
 # `FIGURE=fig10 SCALE=smoke python code/notebooks/fig10_quality.py` writes the same file.
 
 # %%
-import json
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -52,13 +51,6 @@ if kind != "quality":
     raise ValueError(f"{params.figure} is a {kind!r} figure; fig10_quality.py draws 'quality' figures only")
 
 
-def load_quality(run):
-    path = run.dir / "quality.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist; measure it first: `snakemake --cores 2 {path}`")
-    return json.loads(path.read_text())
-
-
 def curve_of(q):
     """The scored generators in training order (a quality.json without `curve` is its final point)."""
     return q.get("curve") or [{"gen_updates": q.get("iterations"), **{k: q.get(k) for k in ("fid", "is_mean", "is_std")}}]
@@ -69,7 +61,7 @@ METHODS = {"seqsgda": "Ours (SeqSGDA)", "simsgda": "Ours (SimSGDA)", "sgd-autodi
 styles = plotting.run_styles(params, [spec for spec, _ in runs])
 rows = []
 for spec, run in runs:
-    q = load_quality(run)
+    q = plotting.read_quality(run)
     rows.append({"dataset": plotting.dataset_title(spec, run), "method": METHODS[spec.config.variant],
                  "label": plotting.run_label(spec, run), "style": styles[spec.run_id], "curve": curve_of(q), **q})
 notes = plotting.degenerate_notes({r["label"]: {"FID": [p.get("fid") for p in r["curve"]],

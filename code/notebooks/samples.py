@@ -28,7 +28,9 @@
 #
 # Every grid is the run's `samples/final.png` (8x8 samples of 64 fixed latent vectors at the
 # last iteration), embedded pixel for pixel under the run's label (the values that ran, the
-# paper's beside them where they differ). Near-constant grids, identical grids and runs with the
+# paper's beside them where they differ) and the FID and KID of that generator (the run's
+# `quality.json`, from the scale's `quality.n_samples` samples: the numbers the scorecard's
+# quality claims compare). Near-constant grids, identical grids and runs with the
 # same numbers as another figure's runs are named in the notes under the figure. The stamp at the
 # bottom names the scale, the data actually trained on (a stand-in data set is named as a
 # stand-in), the iterations, narrowed networks and the code version. This notebook never trains.
@@ -55,6 +57,7 @@ kind = plotting.figure_kind(params)
 if kind != "samples":
     raise ValueError(f"{params.figure} is a {kind!r} figure; samples.py draws 'samples' figures only")
 labels = [plotting.run_label(spec, run) for spec, run in runs]
+scores = [plotting.quality_text(plotting.read_quality(run)) for _, run in runs]
 notes = plotting.degenerate_notes(images={label: run.final_samples for label, (_, run) in zip(labels, runs)})
 notes += plotting.twin_notes(params, runs)
 list(zip(labels, [str(run.final_samples) for _, run in runs])), notes
@@ -62,8 +65,8 @@ list(zip(labels, [str(run.final_samples) for _, run in runs])), notes
 # %%
 n = len(runs)
 fig, axes = plt.subplots(1, n, figsize=(plotting.DOUBLE, plotting.DOUBLE / n + 0.45), squeeze=False)
-for ax, label, (spec, run) in zip(axes[0], labels, runs):
-    plotting.sample_grid_panel(ax, run.final_samples, label)
+for ax, label, score, (spec, run) in zip(axes[0], labels, scores, runs):
+    plotting.sample_grid_panel(ax, run.final_samples, f"{label}\n{score}")
 fig.suptitle(plotting.figure_title(params, runs), wrap=True)
 plotting.stamp(fig, params.scale, [run.summary for _, run in runs],
                configs=[plotting.run_config(spec, run) for spec, run in runs], notes=notes)

@@ -15,12 +15,15 @@ Two runs ``a`` and ``b`` differ when ``|m_a - m_b| > z * sqrt(s_a^2 + s_b^2)`` (
 The standard deviation of the window, not its standard error, is the noise scale: the losses are
 strongly autocorrelated, so ``s / sqrt(n)`` would overstate the precision.
 
-After the rule, :func:`apply_policy` applies the claim's evidence requirement: a decided verdict
-becomes ``inconclusive`` when the runs are shorter than the claim's ``min_iterations`` (the
-generator iterations after which the paper makes that claim; ``policy.min_iterations`` when the
-claim names none), and it is *qualified* "on stand-in data" when the runs were trained on an
-offline stand-in (``policy.standin_data: qualify``; ``inconclusive`` downgrades instead).  The
-rule's own verdict is kept as ``raw_status``.
+After the rule, :func:`apply_policy` applies the claim's evidence requirement.  Runs shorter than
+the claim's ``min_iterations`` (the generator iterations after which the paper makes that claim;
+``policy.min_iterations`` when the claim names none): a claim about the state that only the
+paper's length reaches (``evidence.needs_paper_length``: convergence, a stationary point) is then
+``inconclusive``; any other claim (a comparison of runs trained equally long) keeps its verdict,
+*qualified* "at N generator iterations (the paper: M)" (``policy.short_runs: qualify``;
+``inconclusive`` downgrades every short run).  A verdict reached on an offline stand-in is
+qualified "on stand-in data" (``policy.standin_data: qualify``; ``inconclusive`` downgrades
+instead).  The rule's own verdict is kept as ``raw_status``.
 
 A run's files are those of ``docs/CONTRACT.md``: ``summary.json``, ``config.yaml``, ``log.csv``,
 ``quality.json`` ({fid, kid_mean, kid_std, is_mean|null, is_std?, extractor}),
@@ -164,6 +167,7 @@ class FigureEvidence:
 
 
 STANDIN_CHOICES = ("qualify", "inconclusive", "allow")
+SHORT_RUN_CHOICES = ("qualify", "inconclusive")
 
 
 @dataclass(frozen=True)
@@ -173,23 +177,29 @@ class Policy:
     ``standin_data``: ``qualify`` keeps a verdict reached on offline stand-in data and marks it
     "on stand-in data"; ``inconclusive`` downgrades it; ``allow`` neither.  ``min_iterations``:
     the default evidence requirement of a claim that names none (generator iterations).
+    ``short_runs``: ``qualify`` keeps the verdict of runs shorter than a claim's requirement,
+    marked "at N generator iterations", unless the claim needs the paper's length
+    (``evidence.needs_paper_length``); ``inconclusive`` downgrades every such verdict.
     """
 
     standin_data: str = "qualify"
     min_iterations: int = 600_000
     tail: float = 0.25
     z: float = 1.0
+    short_runs: str = "qualify"
 
     @classmethod
     def from_mapping(cls, m: Mapping[str, Any] | None) -> "Policy":
         m = dict(m or {})
-        known = {"standin_data", "min_iterations", "tail", "z"}
+        known = {"standin_data", "min_iterations", "tail", "z", "short_runs"}
         unknown = set(m) - known
         if unknown:
             raise ClaimSpecError(f"policy: unknown key(s) {sorted(unknown)}; known: {sorted(known)}")
         pol = cls(**m)
         if pol.standin_data not in STANDIN_CHOICES:
             raise ClaimSpecError(f"policy.standin_data: {pol.standin_data!r} is not one of {', '.join(STANDIN_CHOICES)}")
+        if pol.short_runs not in SHORT_RUN_CHOICES:
+            raise ClaimSpecError(f"policy.short_runs: {pol.short_runs!r} is not one of {', '.join(SHORT_RUN_CHOICES)}")
         if not (isinstance(pol.tail, (int, float)) and 0 < pol.tail <= 1):
             raise ClaimSpecError(f"policy.tail: {pol.tail!r} is out of range; allowed (0, 1]")
         if not (isinstance(pol.z, (int, float)) and pol.z >= 0):
@@ -852,7 +862,7 @@ def sing_figure_evidence(results_dir: str | Path, sing_spec: Mapping[str, Any]) 
 # --------------------------------------------------------------------------- the scorecard
 
 #: Per-claim evidence requirement (``evidence:`` of a claim in config/claims.yaml).
-EVIDENCE_KEYS = ("min_iterations", "needs")
+EVIDENCE_KEYS = ("min_iterations", "needs", "needs_paper_length")
 
 
 @dataclass
@@ -863,12 +873,18 @@ class Claim:
     figure: str
     rule: str
     args: dict
-    #: ``min_iterations`` (generator iterations the runs need before the claim can be judged; the
-    #: paper's count for that figure) and ``needs`` (what evidence decides the claim, in words)
+    #: ``min_iterations`` (the paper's generator iterations for that figure), ``needs`` (what
+    #: evidence decides the claim, in words) and ``needs_paper_length`` (true: the claim is about
+    #: what training reaches after ``min_iterations`` -- convergence, a stationary point -- so
+    #: shorter runs cannot decide it whatever ``policy.short_runs`` says)
     evidence: dict = field(default_factory=dict)
 
     def min_iterations(self, policy: Policy) -> int:
         return int(self.evidence.get("min_iterations", policy.min_iterations))
+
+    @property
+    def needs_paper_length(self) -> bool:
+        return bool(self.evidence.get("needs_paper_length", False))
 
 
 @dataclass
@@ -890,6 +906,8 @@ def _check_evidence(where: str, ev) -> dict:
         raise ClaimSpecError(f"{where}.evidence.min_iterations: {m!r} must be an integer >= 0")
     if "needs" in ev and not (isinstance(ev["needs"], str) and ev["needs"]):
         raise ClaimSpecError(f"{where}.evidence.needs must be a non-empty string")
+    if not isinstance(ev.get("needs_paper_length", False), bool):
+        raise ClaimSpecError(f"{where}.evidence.needs_paper_length: {ev['needs_paper_length']!r} must be true or false")
     return dict(ev)
 
 
@@ -936,30 +954,53 @@ def standin_note(runs: Sequence[RunResult]) -> str | None:
     return f"on stand-in data ({'; '.join(standin)})" if standin else None
 
 
-def policy_caveats(runs: Sequence[RunResult], policy: Policy, min_iterations: int | None = None) -> list[str]:
+def _shortest(runs: Sequence[RunResult]) -> int | None:
+    iters = [r.iterations for r in runs if r.iterations is not None]
+    return min(iters) if iters else None
+
+
+def policy_caveats(runs: Sequence[RunResult], policy: Policy, min_iterations: int | None = None,
+                   needs_paper_length: bool = True) -> list[str]:
     """Why these runs cannot decide a claim about the paper's setting (empty list: they can): runs
-    shorter than ``min_iterations`` (default ``policy.min_iterations``), and stand-in data when
+    shorter than ``min_iterations`` (default ``policy.min_iterations``) when the claim needs the
+    paper's length or ``policy.short_runs`` is ``inconclusive``, and stand-in data when
     ``policy.standin_data`` is ``inconclusive``."""
     caveats = []
     note = standin_note(runs)
     if note and policy.standin_data == "inconclusive":
         caveats.append(note.replace("on stand-in data", "stand-in data"))
     need = policy.min_iterations if min_iterations is None else min_iterations
-    iters = [r.iterations for r in runs if r.iterations is not None]
-    if iters and min(iters) < need:
-        caveats.append(f"runs of {min(iters)} generator iterations < {need}, the paper's count for this claim")
+    shortest = _shortest(runs)
+    if shortest is not None and shortest < need and (needs_paper_length or policy.short_runs == "inconclusive"):
+        what = ("the claim is about what training reaches after the paper's count" if needs_paper_length
+                else "the paper's count for this claim")
+        caveats.append(f"runs of {shortest} generator iterations < {need}, {what}")
     return caveats
 
 
-def apply_policy(verdict: Verdict, policy: Policy, min_iterations: int | None = None
+def length_note(runs: Sequence[RunResult], min_iterations: int) -> str | None:
+    """``"at 500 generator iterations (the paper: 1000000)"`` when the runs are shorter than the
+    claim's requirement, else None."""
+    shortest = _shortest(runs)
+    if shortest is None or shortest >= min_iterations:
+        return None
+    return f"at {shortest} generator iterations (the paper: {min_iterations})"
+
+
+def apply_policy(verdict: Verdict, policy: Policy, min_iterations: int | None = None,
+                 needs_paper_length: bool = True, scale_caveat: str | None = None
                  ) -> tuple[str, str, list[str], str | None]:
     """``(status, evidence, caveats, qualifier)``: a decided verdict becomes inconclusive when caveats
-    apply; a verdict on stand-in data is qualified "on stand-in data" (``standin_data: qualify``).
-    A ``not-decidable`` verdict is left as it is."""
+    apply (:func:`policy_caveats`, and ``scale_caveat``: why the scale's runs decide no claim, e.g.
+    the smoke scale's narrowed networks); otherwise it is qualified "on stand-in data"
+    (``standin_data: qualify``) and "at N generator iterations" (runs shorter than the claim's
+    requirement, ``short_runs: qualify``).  A ``not-decidable`` verdict is left as it is."""
     if verdict.status == "not-decidable":
         return verdict.status, verdict.evidence, [], None
-    caveats = policy_caveats(verdict.runs, policy, min_iterations)
-    qualifier = standin_note(verdict.runs) if policy.standin_data == "qualify" else None
+    need = policy.min_iterations if min_iterations is None else min_iterations
+    caveats = ([scale_caveat] if scale_caveat else []) + policy_caveats(verdict.runs, policy, need, needs_paper_length)
+    notes = [standin_note(verdict.runs) if policy.standin_data == "qualify" else None, length_note(verdict.runs, need)]
+    qualifier = ", ".join(n for n in notes if n) or None
     evidence = verdict.evidence
     if caveats:
         note = f" [at this scale: {'; '.join(caveats)}"
@@ -971,11 +1012,14 @@ def apply_policy(verdict: Verdict, policy: Policy, min_iterations: int | None = 
     return verdict.status, evidence, caveats, qualifier
 
 
-def evaluate_claims(spec: ClaimsSpec, figures: Mapping[str, FigureEvidence], not_built: Sequence[str] = ()) -> list[dict]:
+def evaluate_claims(spec: ClaimsSpec, figures: Mapping[str, FigureEvidence], not_built: Sequence[str] = (),
+                    scale_caveat: str | None = None) -> list[dict]:
     """Decide every claim; a claim whose evidence is missing is inconclusive (never skipped).  A SiNG
     figure absent from ``figures`` counts as missing evidence (see :func:`sing_figure_evidence`), and
     so does a figure of the study that this scale does not build (``not_built``, e.g. the cpu scale's
-    Figs. 6-22); any other unknown figure is an error in the claims file."""
+    Figs. 6-22); any other unknown figure is an error in the claims file.  ``scale_caveat``: why
+    this scale's runs decide no claim at all (``claims_undecidable`` of the scale in
+    config/study.yaml), added to every decidable claim's caveats."""
     import re
 
     out = []
@@ -990,12 +1034,14 @@ def evaluate_claims(spec: ClaimsSpec, figures: Mapping[str, FigureEvidence], not
             verdict = RULES[c.rule](fig, spec.policy, **c.args)
         except MissingEvidence as err:
             verdict = Verdict("inconclusive", f"missing evidence: {err}")
-        status, evidence, caveats, qualifier = apply_policy(verdict, spec.policy, c.min_iterations(spec.policy))
+        status, evidence, caveats, qualifier = apply_policy(verdict, spec.policy, c.min_iterations(spec.policy),
+                                                            c.needs_paper_length, scale_caveat)
         out.append({
             "id": c.id, "claim": c.claim, "where": c.where, "figure": c.figure, "rule": c.rule,
             "args": c.args, "status": status, "raw_status": verdict.status, "evidence": evidence,
             "caveats": caveats, "qualifier": qualifier if status in DECIDED else None,
-            "min_iterations": c.min_iterations(spec.policy), "needs": c.evidence.get("needs"),
+            "min_iterations": c.min_iterations(spec.policy), "needs_paper_length": c.needs_paper_length,
+            "needs": c.evidence.get("needs"),
             "numbers": _jsonable(verdict.numbers), "runs": [r.run_id for r in verdict.runs],
         })
     return out

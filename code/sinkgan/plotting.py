@@ -223,6 +223,27 @@ class Run:
         return self.dir / "samples" / "final.png"
 
 
+def read_quality(run: Run) -> dict:
+    """The run's ``quality.json`` (FID, KID and, with the standard weights, IS of its final generator,
+    and ``curve`` over its snapshots), written by the rule ``quality``; a clear error if absent."""
+    path = run.dir / rundir.QUALITY
+    q = rundir.read_json(path)
+    if q is None:
+        raise FileNotFoundError(f"{path} does not exist; measure it first: `snakemake --cores 2 {path}`")
+    return q
+
+
+def quality_text(q: Mapping) -> str:
+    """``"FID 41.2, KID 0.031 ± 0.002"``: the final generator's scores, for a panel's title."""
+    parts = []
+    if q.get("fid") is not None:
+        parts.append(f"FID {q['fid']:.3g}")
+    if q.get("kid_mean") is not None:
+        sd = q.get("kid_std")
+        parts.append(f"KID {q['kid_mean']:.2g}" + (f" ± {sd:.1g}" if sd is not None else ""))
+    return ", ".join(parts) or "no FID/KID"
+
+
 def load_run(run_dir: str | os.PathLike) -> Run:
     """Read ``summary.json``, ``config.yaml`` and ``log.csv`` of a finished run.
 

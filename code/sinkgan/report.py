@@ -271,7 +271,8 @@ def figure_evidence(scale: str, root: Path = REPO, study=None) -> dict[str, C.Fi
 
 #: Files each figure kind needs from its runs, beyond ``summary.json`` (docs/CONTRACT.md); the
 #: figure's notebook and the claims read the same files.
-KIND_FILES = {"quality": (rundir.QUALITY,), "ssim": (rundir.SSIM,), "rate": (rundir.SSIM, rundir.RATE)}
+KIND_FILES = {"quality": (rundir.QUALITY,), "samples": (rundir.QUALITY,), "ssim": (rundir.SSIM,),
+              "rate": (rundir.SSIM, rundir.RATE)}
 
 
 def paper_inputs(scale: str, root: Path = REPO, study=None, sing: Sequence[str] | None = None) -> dict[str, list[str]]:
@@ -445,7 +446,7 @@ def measured_table(fe: C.FigureEvidence, policy: C.Policy) -> str:
     """"What we measured" for one figure, by its kind in ``config/study.yaml``."""
     kind = fe.meta.get("kind", "losses")
     rows = []
-    if kind == "quality":
+    if kind in ("quality", "samples"):
         head = r"Run & Data & Iter. & FID & KID & IS & Features \\"
         spec = "lllrrrl"
         for r in fe.runs:
@@ -1000,7 +1001,8 @@ def scorecard(scale: str, root: Path = REPO, *, study=None, figures: Mapping[str
     figures = figures if figures is not None else figure_evidence(scale, root, study=study)
     spec = C.load_claims(claims_path or root / "config" / "claims.yaml")
     results = C.evaluate_claims(spec, {**figures, **C.sing_figure_evidence(root / "results" / scale, sing_spec(root))},
-                                not_built=[f for f in paper_figures(study_raw(root)) if f not in figures])
+                                not_built=[f for f in paper_figures(study_raw(root)) if f not in figures],
+                                scale_caveat=raw["scales"][scale].get("claims_undecidable"))
     summary = compute_summary(figures)
     commit = commit or git_commit()
     sing = list(sing) if sing is not None else requested_sing_figures(raw, scale, sing_spec(root))
