@@ -55,6 +55,8 @@ def fabricate_run(run_dir: Path, spec, scale: str, seed: int, rows: int = 30, co
         "commit": FAKE_COMMIT, "torch": "test",
     }
     (run_dir / "summary.json").write_text(json.dumps(summary))
+    (run_dir / "quality.json").write_text(json.dumps({"fid": float(100 + 50 * seed + rng.uniform()), "kid_mean": 0.1 + seed / 100,
+                                                      "kid_std": 0.002, "extractor": "test"}))
     (run_dir / "config.yaml").write_text(yaml.safe_dump({"name": spec.run_id, "arch": spec.config.arch, **(config or {})}))
 
 
@@ -116,6 +118,10 @@ def test_notebook_writes_stamped_deterministic_pdf(results_root, fig, kind):
             assert plotting.run_label(spec).removeprefix(f"{plotting.dataset_title(spec, None)}, ") in text
             if "m = " in spec.label:  # the values that ran: the smoke scale's batch sizes, the paper's beside them
                 assert f"m = {spec.config.batch_size} (paper: {spec.overrides['batch_size']:g})" in text
+        if kind == "samples":  # each grid's FID and KID (quality.json), the evidence of the quality claims
+            for spec in specs:
+                q = json.loads((root / "results" / SCALE / spec.run_id / "quality.json").read_text())
+                assert f"FID {q['fid']:.3g}" in text and f"KID {q['kid_mean']:#.3g}" in text
 
 
 @pytest.mark.parametrize("fig", [f for f in Study.load(SCALE).figures("losses") + Study.load(SCALE).figures("samples")])

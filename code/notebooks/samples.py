@@ -64,7 +64,7 @@ list(zip(labels, [str(run.final_samples) for _, run in runs])), notes
 
 # %%
 n = len(runs)
-fig, axes = plt.subplots(1, n, figsize=(plotting.DOUBLE, plotting.DOUBLE / n + 0.45), squeeze=False)
+fig, axes = plt.subplots(1, n, figsize=(plotting.DOUBLE, plotting.DOUBLE / n + 0.6), squeeze=False)  # + two title lines
 for ax, label, score, (spec, run) in zip(axes[0], labels, scores, runs):
     plotting.sample_grid_panel(ax, run.final_samples, f"{label}\n{score}")
 fig.suptitle(plotting.figure_title(params, runs), wrap=True)

@@ -234,13 +234,13 @@ def read_quality(run: Run) -> dict:
 
 
 def quality_text(q: Mapping) -> str:
-    """``"FID 41.2, KID 0.031 ± 0.002"``: the final generator's scores, for a panel's title."""
+    """``"FID 41.2, KID 0.0312 ± 0.002"``: the final generator's scores, for a panel's title."""
     parts = []
     if q.get("fid") is not None:
         parts.append(f"FID {q['fid']:.3g}")
     if q.get("kid_mean") is not None:
         sd = q.get("kid_std")
-        parts.append(f"KID {q['kid_mean']:.2g}" + (f" ± {sd:.1g}" if sd is not None else ""))
+        parts.append(f"KID {q['kid_mean']:#.3g}" + (f" ± {sd:.1g}" if sd is not None else ""))
     return ", ".join(parts) or "no FID/KID"
 
 
