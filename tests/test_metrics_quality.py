@@ -140,3 +140,7 @@ def test_quality_is_a_curve_over_the_generators_the_run_keeps(tmp_path, monkeypa
     assert q["fid"] == q["curve"][-1]["fid"] != q["curve"][0]["fid"]
     assert len(set(caches)) == 1 and caches[0] is not None  # one real-feature cache for the whole curve
     assert json.loads((tmp_path / "quality.json").read_text())["curve"] == q["curve"]
+    # the sample figures' runs: the final generator only, the same scores as the curve's last point
+    only = Q.quality_for_run(run_dir, "smoke", out=tmp_path / "final.json", device="cpu", n_samples=4, curve=False)
+    assert [(p["iteration"], p["source"]) for p in only["curve"]] == [(3, "generator.pt")]
+    assert only["fid"] == q["fid"] and only["kid_mean"] == q["kid_mean"]

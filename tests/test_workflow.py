@@ -161,3 +161,16 @@ def test_the_schemas_know_every_scale():
     assert list(study["scales"]) == list(SCALES)
     assert set(schema["properties"]["scales"]["properties"]) == set(SCALES)
     assert keys["properties"]["scale"]["enum"] == list(SCALES)
+
+
+def test_quality_scores_a_curve_only_for_the_quality_figure():
+    """fig10 draws FID over training (every kept generator); the sample figures' runs are scored on
+    their final generator only (--final-only), what their grids and the claims show."""
+    study = Study.load("smoke")
+    curve = study.figure_runs("fig10")[0].run_id
+    final = next(s.run_id for s in study.figure_runs("fig05"))
+    assert final not in {s.run_id for s in study.figure_runs("fig10")}
+    for run, flag in ((curve, False), (final, True)):
+        out = snakemake(f"results/smoke/{run}/quality.json", "-n", "-p", "--cores", "1", "--forcerun", "quality").stdout
+        cmd = next(line for line in out.splitlines() if "sinkgan metrics quality" in line)
+        assert ("--final-only" in cmd) is flag, cmd

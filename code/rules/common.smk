@@ -92,6 +92,13 @@ def run_files(fig, *names):
     return [f"{run_dir(s.run_id)}/{name}" for s in STUDY.figure_runs(fig) for name in names]
 
 
+def quality_points(wildcards):
+    """Every kept generator for a run of a quality figure (fig10 draws the curve over training);
+    the final generator alone for the others (sample figures and claims compare final generators)."""
+    in_curve = any(s.run_id == wildcards.run_id for fig in STUDY.figures("quality") for s in STUDY.figure_runs(fig))
+    return "" if in_curve else "--final-only"
+
+
 def plot_inputs(wildcards):
     """What the notebook of a figure reads: its runs' summary.json and the measurements of its kind,
     or the SiNG experiment's results."""

@@ -13,7 +13,7 @@
 
 
 rule quality:
-    """IS/FID/KID of a run's generator against its training data (torch-fidelity)."""
+    """IS/FID/KID of a run's generator(s) against its training data (torch-fidelity)."""
     input:
         summary=ancient(f"{RESULTS}/{{run_id}}/summary.json"),
         generator=ancient(f"{RESULTS}/{{run_id}}/generator.pt"),
@@ -26,6 +26,7 @@ rule quality:
         weights=f"--weights {INCEPTION_WEIGHTS}" if INCEPTION_WEIGHTS else "",
         scale=SCALE,
         run=lambda w: run_dir(w.run_id),
+        points=quality_points,
     threads: GPU_THREADS
     resources:
         **GPU_JOB,
@@ -35,7 +36,7 @@ rule quality:
         ENV
     shell:
         "python -m sinkgan metrics quality {params.run} --scale {params.scale} --out {output}"
-        " --n-samples {params.n_samples} --extractor {params.extractor} {params.weights} > {log} 2>&1"
+        " --n-samples {params.n_samples} --extractor {params.extractor} {params.weights} {params.points} > {log} 2>&1"
 
 
 rule track:

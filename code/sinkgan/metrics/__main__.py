@@ -45,6 +45,8 @@ def configure(ap: argparse.ArgumentParser) -> None:
     q.add_argument("--weights", default=None, help="path of weights-inception-2015-12-05-6726825d.pth")
     q.add_argument("--n-samples", type=_int_at_least(2), default=None, help="override the scale's quality.n_samples")
     q.add_argument("--batch-size", type=_int_at_least(1), default=64, help="generator samples per forward pass")
+    q.add_argument("--final-only", action="store_true",
+                   help="score the final generator only, not every snapshot (no curve over training)")
 
     t = sub.add_parser("track", help="back-and-forward SSIM tracks from checkpoints/last.pt and the kappa fit")
     t.add_argument("run_dir", help="a finished run directory that kept checkpoints/last.pt")
@@ -142,7 +144,8 @@ def run(args) -> int:
             from .quality import quality_for_run
 
             r = quality_for_run(args.run_dir, args.scale, out=args.out, device=args.device, extractor=args.extractor,
-                                weights_path=args.weights, n_samples=args.n_samples, batch_size=args.batch_size)
+                                weights_path=args.weights, n_samples=args.n_samples, batch_size=args.batch_size,
+                                curve=not args.final_only)
         else:
             from .tracking import track_run
 

@@ -364,10 +364,11 @@ def generator_snapshots(run_dir: str | Path, summary: dict) -> list[Snapshot]:
 
 def quality_for_run(run_dir: str | Path, scale: str, out: str | Path | None = None, device: str | None = None,
                     extractor: str = "auto", weights_path: str | Path | None = None,
-                    n_samples: int | None = None, batch_size: int = 64) -> dict:
+                    n_samples: int | None = None, batch_size: int = 64, curve: bool = True) -> dict:
     """IS/FID/KID over training of a finished run's generators against its training data; writes ``quality.json``.
 
-    Every generator of :func:`generator_snapshots` is scored on the same ``n_samples`` latents
+    Every generator of :func:`generator_snapshots` (``curve=False``: the final generator only, what
+    the sample figures and the claims compare) is scored on the same ``n_samples`` latents
     (default: the scale's ``quality.n_samples``) against the first ``min(n_samples, max_images)``
     training images.  The top level holds the final generator's scores, ``curve`` every point
     (``iteration``, ``gen_updates``, ``source`` and :data:`CURVE_KEYS`).
@@ -388,6 +389,8 @@ def quality_for_run(run_dir: str | Path, scale: str, out: str | Path | None = No
         raise ValueError(f"quality.n_samples: {n_samples!r} is out of range; allowed integers >= 2")
     dev = resolve_device(device or "auto")
     snapshots = generator_snapshots(run_dir, summary)
+    if not curve:
+        snapshots = snapshots[-1:]
     G, cfg = load_generator(run_dir, dev)
     fake = generate(G, cfg.z_dim, n_samples, dev)
     require_finite(fake, f"{run_dir / 'generator.pt'}: generated images")  # before the costly feature extractor
