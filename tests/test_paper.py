@@ -307,3 +307,27 @@ def test_degenerate_results_listed_per_figure(tmp_path):
     assert any("G loss is constant" in n for n in notes["fig04"])
     tex = report.render_figures({"fig04": fe}, {}, [], C.Policy(), "smoke", {}, notes)
     assert r"\paragraph{Degenerate results.}" in tex and "G loss is constant" in tex
+
+
+def test_what_we_see_is_printed_and_flagged_stale_for_other_results():
+    """paper/observations.yaml: a person's reading of a rebuilt figure, tied to the commit of the
+    runs looked at; rebuilt from other runs, the report says the text may be stale."""
+    from sinkgan import claims as C
+
+    obs = {"results": "abc1234", "text": "Ours draws digits; the baseline draws a texture."}
+    run = lambda commit: C.RunResult("Ours", "r", Path("/x/r"), summary={"commit": commit})  # noqa: E731
+    same = report.observation_paragraph(obs, C.FigureEvidence("fig05", [run("abc1234")]))
+    assert same.startswith(r"\paragraph{What we see.} Ours draws digits") and "abc1234" in same and "stale" not in same
+    other = report.observation_paragraph(obs, C.FigureEvidence("fig05", [run("def5678")]))
+    assert "may be stale" in other and "def5678" in other
+    # the committed observations name scales and figures of the study, each with a commit and a text
+    raw = yaml.safe_load((REPO / "paper" / "observations.yaml").read_text())
+    study = yaml.safe_load((REPO / "config" / "study.yaml").read_text())
+    for scale, figs in raw.items():
+        assert scale in study["scales"]
+        for fig, entry in figs.items():
+            assert fig in study["figures"] and set(entry) == {"results", "text"} and entry["text"].strip()
+    # and the cpu report prints them, not stale: they were written for the committed cpu runs
+    cpu = {f: report.figure_evidence("cpu", REPO)[f] for f in raw["cpu"]}
+    for fig, fe in cpu.items():
+        assert "stale" not in report.observation_paragraph(raw["cpu"][fig], fe), fig

@@ -16,7 +16,7 @@
 
 
 SCORECARD_SOURCES = ["config/claims.yaml", "config/deviations.yaml", "config/study.yaml", "paper/captions.yaml",
-                     "paper/figure_notes.yaml",
+                     "paper/figure_notes.yaml", "paper/observations.yaml",
                      "code/sinkgan/claims.py", "code/sinkgan/report.py"]
 
 
