@@ -278,3 +278,28 @@ def test_bad_arguments_are_refused():
     with pytest.raises(ValueError, match=r"eps=1e\+38 cannot be represented in torch.float32"):
         entropic_ot(x.float(), y.float(), 1e38)  # C / eps would underflow: a loss of 0, refused
     assert math.isfinite(entropic_ot(x, y, 1.0).item())
+
+
+@pytest.mark.parametrize("p, cost", [(2.0, "euclidean"), (2.0, "lp"), (3.0, "euclidean"), (5.0, "euclidean")])
+def test_large_problems_use_the_expansion_with_the_same_values_and_gradients(monkeypatch, p, cost):
+    """Above EXPANSION_MIN_ELEMENTS (n * m * d) the squared distances of p >= 2 come from
+    |a|^2 + |b|^2 - 2 a.b (no (n, m, d) tensor): the same S_eps and gradients as the differences
+    (float64, 1e-9), and the threshold is where the (n, m, d) tensor would pass 64 MiB in float32."""
+    from sinkgan import sinkhorn as S
+
+    assert S.EXPANSION_MIN_ELEMENTS * 4 == 64 * 2**20
+    x, y = clouds(n=12, m=9, d=4)
+    kw = dict(eps=0.5, p=p, n_iter=10, cost=cost)
+    want = _value_and_grads(lambda a, b: sinkhorn_divergence(a, b, **kw), x, y)
+    monkeypatch.setattr(S, "EXPANSION_MIN_ELEMENTS", 1)  # every problem counts as large
+    got = _value_and_grads(lambda a, b: sinkhorn_divergence(a, b, **kw), x, y)
+    for g, w in zip(got, want):
+        assert torch.allclose(g, w, rtol=1e-9, atol=1e-12)
+    # the expansion is really taken: its rounding differs from the differences' in the last bits
+    monkeypatch.setattr(S, "EXPANSION_MIN_ELEMENTS", 1 << 24)
+    a = torch.randn(300, 64, dtype=torch.float64) + 3.0
+    explicit = S.squared_distances(a, a)
+    monkeypatch.setattr(S, "EXPANSION_MIN_ELEMENTS", 1)
+    expanded = S.squared_distances(a, a)
+    assert torch.equal(explicit.diagonal(), torch.zeros(300, dtype=torch.float64))
+    assert not torch.equal(expanded, explicit) and torch.allclose(expanded, explicit, rtol=0, atol=1e-10)

@@ -61,30 +61,53 @@ def use_fused(backend: str, x: torch.Tensor, y: torch.Tensor) -> bool:
     return backend == "fused" or sinkhorn_fused.unsupported(x, y) is None
 
 
+#: Problems with at least this many ``n * m * d`` elements get the squared distances of a cost with
+#: ``p >= 2`` from the expansion ``|a|^2 + |b|^2 - 2 a.b`` (one matrix product, memory ``n * m``),
+#: not from the (n, m, d) tensor of differences (``n = m = 4096``, ``d = 64``: 4 GiB in float32).
+#: Below it (the training losses: m <= 300) the differences are formed, which is exact in the
+#: ways :func:`ground_cost` states.
+EXPANSION_MIN_ELEMENTS = 1 << 24
+
+
+def squared_distances(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    r"""``||x_i - y_j||_2^2``, shape (..., n, m).
+
+    Small problems form the differences (exact symmetry, exact 0 on identical points); problems of
+    at least :data:`EXPANSION_MIN_ELEMENTS` ``n * m * d`` elements use
+    ``|x_i|^2 + |y_j|^2 - 2 <x_i, y_j>`` clamped at 0, whose rounding is about
+    ``2^-24 (|x_i|^2 + |y_j|^2)`` in float32 (absolute) and which never holds an (n, m, d) tensor.
+    """
+    if x.shape[-2] * y.shape[-2] * x.shape[-1] < EXPANSION_MIN_ELEMENTS:
+        return (x.unsqueeze(-2) - y.unsqueeze(-3)).square().sum(-1)
+    cross = x @ y.transpose(-1, -2)
+    return (x.square().sum(-1).unsqueeze(-1) + y.square().sum(-1).unsqueeze(-2) - 2 * cross).clamp_min(0)
+
+
 def ground_cost(x: torch.Tensor, y: torch.Tensor, p: float = 2.0, cost: str = "euclidean") -> torch.Tensor:
     r"""Pairwise ground cost matrix ``C_ij = c(x_i, y_j)``, shape (..., n, m).
 
     ``cost="euclidean"`` is eq. 20 of the paper, ``c(a, b) = ||a - b||_2^p``.
     ``cost="lp"`` is the authors' code, ``c(a, b) = sum_k |a_k - b_k|^p`` (no root).
 
-    Differences are formed explicitly (no ``|a|^2 + |b|^2 - 2ab`` expansion), so
-    ``C(y, x) = C(x, y)^T`` holds exactly and ``C_ii = 0`` for identical points; the
-    gradient at coincident points is 0 (the limit of ``|t|^p`` for p > 1).
+    Below :data:`EXPANSION_MIN_ELEMENTS` the differences are formed explicitly (no
+    ``|a|^2 + |b|^2 - 2ab`` expansion), so ``C(y, x) = C(x, y)^T`` holds exactly and ``C_ii = 0``
+    for identical points; the gradient at coincident points is 0 (the limit of ``|t|^p`` for
+    p > 1).  Larger problems with ``p >= 2`` (where ``t^(p/2)`` is flat at 0, so the expansion's
+    rounding near 0 does not reach the gradient) use :func:`squared_distances`' expansion.
     """
     _check("cost", cost, COSTS)
     if not p > 0:
         raise ValueError(f"p={p} must be > 0")
+    if p == 2.0 or (cost == "euclidean" and p > 2.0):
+        sq = squared_distances(x, y)
+        return sq if p == 2.0 else sq.pow(p / 2)
     diff = x.unsqueeze(-2) - y.unsqueeze(-3)  # (..., n, m, d)
     if cost == "lp":
-        if p == 2.0:
-            return diff.square().sum(-1)
         absdiff = diff.abs()
         # |t|^p with a zero (not NaN) gradient at t = 0
         safe = torch.where(absdiff > 0, absdiff, torch.ones_like(absdiff))
         return torch.where(absdiff > 0, safe.pow(p), torch.zeros_like(absdiff)).sum(-1)
     sq = diff.square().sum(-1)
-    if p == 2.0:
-        return sq
     safe = torch.where(sq > 0, sq, torch.ones_like(sq))
     return torch.where(sq > 0, safe.pow(p / 2), torch.zeros_like(sq))
 
