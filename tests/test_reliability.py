@@ -85,6 +85,19 @@ def poison(module):
             p.fill_(math.nan)
 
 
+def poison_after(monkeypatch, iteration: int, network: str) -> None:
+    """Make ``Trainer.step`` fill ``network`` ("G" or "D") with NaN right after ``iteration``."""
+    step = T.Trainer.step
+
+    def step_then_diverge(self):
+        losses = step(self)
+        if self.iteration == iteration:
+            poison(getattr(self, network))
+        return losses
+
+    monkeypatch.setattr(T.Trainer, "step", step_then_diverge)
+
+
 # ---------------------------------------------------------------- 1. non-finite losses
 
 
@@ -100,15 +113,7 @@ def test_nonfinite_loss_stops_with_a_message_naming_the_iteration(config_file, t
 def test_divergence_after_a_checkpoint_keeps_the_last_finite_checkpoint(tmp_path, monkeypatch):
     """Weights turned NaN after iteration 5: the NaN loss of iteration 6 stops the run; the
     checkpoint of iteration 4 stays, finite, and a resume from it is refused no further."""
-    step = T.Trainer.step
-
-    def step_then_diverge(self):
-        losses = step(self)
-        if self.iteration == 5:
-            poison(self.G)
-        return losses
-
-    monkeypatch.setattr(T.Trainer, "step", step_then_diverge)
+    poison_after(monkeypatch, 5, "G")
     out = tmp_path / "run"
     with pytest.raises(Exception, match=r"non-finite loss at iteration 6 .*iteration 4\) is kept"):
         T.train(tiny(), out, progress=False)
@@ -120,15 +125,7 @@ def test_divergence_after_a_checkpoint_keeps_the_last_finite_checkpoint(tmp_path
 
 def test_nonfinite_weights_are_never_checkpointed(tmp_path, monkeypatch):
     """Weights NaN after the update of iteration 4 (its loss was finite): checkpoint 2 is kept."""
-    step = T.Trainer.step
-
-    def step_then_diverge(self):
-        losses = step(self)
-        if self.iteration == 4:
-            poison(self.D)
-        return losses
-
-    monkeypatch.setattr(T.Trainer, "step", step_then_diverge)
+    poison_after(monkeypatch, 4, "D")
     out = tmp_path / "run"
     with pytest.raises(Exception, match=r"non-finite network weights after iteration 4"):
         T.train(tiny(), out, progress=False)

@@ -92,11 +92,14 @@ def run_files(fig, *names):
     return [f"{run_dir(s.run_id)}/{name}" for s in STUDY.figure_runs(fig) for name in names]
 
 
+# Runs scored at every kept generator (the quality figure, fig10, draws the curve over training);
+# the others are scored on their final generator alone (sample figures and claims compare those).
+QUALITY_CURVE_RUNS = {s.run_id for fig in STUDY.figures("quality") for s in STUDY.figure_runs(fig)}
+
+
 def quality_points(wildcards):
-    """Every kept generator for a run of a quality figure (fig10 draws the curve over training);
-    the final generator alone for the others (sample figures and claims compare final generators)."""
-    in_curve = any(s.run_id == wildcards.run_id for fig in STUDY.figures("quality") for s in STUDY.figure_runs(fig))
-    return "" if in_curve else "--final-only"
+    """``--final-only`` for a run outside :data:`QUALITY_CURVE_RUNS`."""
+    return "" if wildcards.run_id in QUALITY_CURVE_RUNS else "--final-only"
 
 
 def plot_inputs(wildcards):

@@ -152,16 +152,23 @@ def _column_softmax(s, cmask):
 
 
 @triton.jit
+def _tile(n, m, BLOCK_N: tl.constexpr, BLOCK_M: tl.constexpr):
+    """Row and column indices of the (BLOCK_N, BLOCK_M) tile, their masks (< n, < m) and the mask
+    of the problem's entries."""
+    rows = tl.arange(0, BLOCK_N)
+    cols = tl.arange(0, BLOCK_M)
+    rmask = rows < n
+    cmask = cols < m
+    return rows, cols, rmask, cmask, rmask[:, None] & cmask[None, :]
+
+
+@triton.jit
 def _forward_kernel(x_ptr, y_ptr, prm_ptr, val_ptr, cf_ptr, lf_ptr, cg_ptr, lg_ptr, n, m, d, n_iter,
                     LP: tl.constexpr, P2: tl.constexpr, SHARP: tl.constexpr,
                     BLOCK_N: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_D: tl.constexpr):
     b = tl.program_id(0)
     eps, p = _params(prm_ptr)
-    rows = tl.arange(0, BLOCK_N)
-    cols = tl.arange(0, BLOCK_M)
-    rmask = rows < n
-    cmask = cols < m
-    valid = rmask[:, None] & cmask[None, :]
+    rows, cols, rmask, cmask, valid = _tile(n, m, BLOCK_N, BLOCK_M)
     C, S = _cost_tile(x_ptr + b * n * d, y_ptr + b * m * d, rows, cols, rmask, cmask, d, p, LP, P2,
                       BLOCK_N, BLOCK_M, BLOCK_D)
     g = tl.zeros([BLOCK_M], dtype=C.dtype)
@@ -191,11 +198,7 @@ def _backward_kernel(x_ptr, y_ptr, prm_ptr, cf_ptr, lf_ptr, cg_ptr, lg_ptr, gv_p
                      BLOCK_D: tl.constexpr):
     b = tl.program_id(0)
     eps, p = _params(prm_ptr)
-    rows = tl.arange(0, BLOCK_N)
-    cols = tl.arange(0, BLOCK_M)
-    rmask = rows < n
-    cmask = cols < m
-    valid = rmask[:, None] & cmask[None, :]
+    rows, cols, rmask, cmask, valid = _tile(n, m, BLOCK_N, BLOCK_M)
     x_base = x_ptr + b * n * d
     y_base = y_ptr + b * m * d
     C, S = _cost_tile(x_base, y_base, rows, cols, rmask, cmask, d, p, LP, P2, BLOCK_N, BLOCK_M, BLOCK_D)
