@@ -77,6 +77,8 @@ FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")  # Debian's dataset-fash
 #: three-channel views of a grey data set (the grey channel repeated): loaded through the grey set
 #: and its cache, so a 3x larger copy is never written
 GREY_TO_RGB = {"fashion-rgb": "fashion"}
+FASHION_HOW = (f"`apt-get install dataset-fashion-mnist` (installs {FASHION_DIR}/*-idx?-ubyte.gz), or copy "
+               "train-images-idx3-ubyte.gz into {root}/fashion-mnist/.")
 
 # Bump an entry when the processing of that data set changes: it is part of the cache key.
 PROCESSING_VERSION = {
@@ -180,14 +182,12 @@ DATASETS: dict[str, DatasetSpec] = {
         DatasetSpec(
             "fashion", 1, True, "mnist",
             "Fashion-MNIST training set (60,000; Debian dataset-fashion-mnist), a stand-in for MNIST, resized to 32x32",
-            f"fashion: `apt-get install dataset-fashion-mnist` (installs {FASHION_DIR}/*-idx?-ubyte.gz), or copy "
-            "train-images-idx3-ubyte.gz into {root}/fashion-mnist/."),
+            "fashion: " + FASHION_HOW),
         DatasetSpec(
             "fashion-rgb", 3, True, "cats/celeba/cifar10",
             "STAND-IN colour data: Fashion-MNIST training set (60,000 real photographs of clothing; Debian "
             "dataset-fashion-mnist), grey repeated to three channels, resized to 32x32; no colour, not cats, not faces",
-            f"fashion-rgb: `apt-get install dataset-fashion-mnist` (installs {FASHION_DIR}/*-idx?-ubyte.gz), or copy "
-            "train-images-idx3-ubyte.gz into {root}/fashion-mnist/."),
+            "fashion-rgb: " + FASHION_HOW),
         DatasetSpec(
             "digits", 1, True, "mnist",
             "scikit-learn digits (1,797 8x8 handwritten digits), a stand-in for MNIST, resized to 32x32",
