@@ -10,7 +10,7 @@ SHELL := /bin/bash
 # this machine's pip configuration names index folders that do not exist; pip warns once per package
 QUIET_PIP := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: setup system-deps figures figures-cached test test-fast paper dry-run clean-smoke verify-results gpu-prepare gpu-sitting report-html bench
+.PHONY: setup system-deps figures figures-cached test test-fast paper dry-run clean-smoke verify-results gpu-prepare gpu-sitting report-html bench manifest
 
 ## setup: virtual environment with the pinned dependencies (requirements.txt) and the package
 setup: $(VENV)/.installed
@@ -61,6 +61,10 @@ dry-run: setup
 RUNS ?= 2
 verify-results: setup
 	$(BIN)/python -m sinkgan.verify --scale $(SCALE) --runs $(RUNS)
+
+## manifest: results/SCALE/MANIFEST, one line per run of the scale (finished or not: commit, device, times)
+manifest: setup
+	$(BIN)/sinkgan study manifest --scale $(SCALE)
 
 ## gpu-prepare: what a borrowed GPU machine without internet needs: .whl/ (tools/gpu-wheels.txt, Python 3.12), data/cache/ and data/fashion-mnist/
 GPU_PLATFORMS := --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 --platform manylinux1_x86_64 --platform any

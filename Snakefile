@@ -33,6 +33,7 @@ rule all:
     input:
         ALL_FIGURES,
         ALL_TABLES,
+        MANIFEST,
 
 
 # Light rules run on the submitting host under a cluster executor (--profile slurm):
@@ -44,6 +45,7 @@ localrules:
     plot,
     table,
     scorecard,
+    manifest,
     paper,
     figure_at_scale,
     paper_at_scale,

@@ -108,6 +108,8 @@ def test_fresh_clone_smoke_scale_trains_nothing(fresh_clone):
     proc = _snakemake([*user_targets("smoke"), "paper/main.pdf", "-n", "--cores", "2"], cwd=fresh_clone)
     assert trained_runs(proc) == set() and "rule train:" not in proc.stdout
     assert "rule figure_at_scale:" in proc.stdout  # the typed names are copies of figures/smoke/
+    proc = _snakemake(["all", "-n", "--cores", "2"], cwd=fresh_clone)
+    assert "rule manifest:" not in proc.stdout and "rule train:" not in proc.stdout  # the committed MANIFEST stands
 
 
 def test_a_stale_copy_of_another_scale_is_replaced(fresh_clone):
@@ -161,6 +163,10 @@ def test_smoke_dag_builds_every_figure_and_table(smoke_tree):
         summary = yaml.safe_load((spec.run_dir / "summary.json").read_text())
         assert summary["scale"] == "smoke" and summary["dataset_is_standin"], run_id
         assert summary["iterations"] == spec.config.iterations
+    manifest = [line.split("\t") for line in (smoke_tree / "results" / "smoke" / "MANIFEST").read_text().splitlines()]
+    assert manifest[0][:3] == ["run_id", "finished", "iterations"]
+    assert [row[0] for row in manifest[1:]] == [*study.runs(), "sing/l2", "sing/encoder", "sing/gan"]
+    assert all(row[1] == "yes" and row[2].split("/")[0] == row[2].split("/")[1] for row in manifest[1:]), manifest
 
 
 @pytest.mark.dag

@@ -212,6 +212,7 @@ def test_l2_driver_writes_log_and_summary(tmp_path):
     assert (log.groupby("optimizer")["wall_seconds"].min() == 0).all()
     assert summary["dataset"] == "photos-standin" and summary["dataset_is_standin"]
     assert summary["stands_in_for"] == "celeba" and summary["scale"] == "smoke" and summary["commit"]
+    assert summary["gpu_seconds"] is None and summary["wall_seconds"] > 0
     assert all(r["dataset_is_standin"] for r in summary["runs"])
 
 

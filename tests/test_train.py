@@ -36,6 +36,7 @@ def test_run_directory_layout(tmp_path):
     summary = yaml.safe_load((out / "summary.json").read_text())
     assert summary["dataset"] == "digits" and summary["dataset_is_standin"] is True
     assert summary["scale"] == "unit" and summary["iterations"] == 6 and summary["finite"]
+    assert summary["gpu_seconds"] is None and summary["cuda"] is None  # a CPU run holds no GPU time
     resolved = yaml.safe_load((out / "config.yaml").read_text())
     assert resolved["n_critic"] == 3 and "commit" in resolved["provenance"]
     assert not list(out.rglob("*.tmp"))

@@ -23,7 +23,8 @@ Back here::
 ``run`` installs the carried wheels (``.whl/``) into a private folder when present, runs
 ``snakemake all --config scale=<scale>`` with ``--resources gpu=<jobs>`` (several training jobs
 share the one GPU) under a time limit that stops it (SIGTERM: training jobs checkpoint and exit)
-``--grace`` seconds before the budget, then packs the finished results into ``--out`` as
+``--grace`` seconds before the budget, writes ``results/<scale>/MANIFEST`` (every run, finished or
+not: ``sinkgan study manifest``), then packs the finished results into ``--out`` as
 ``results-<scale>.tar.gz.partNN`` files of at most ``--part-mb`` MiB.
 """
 from __future__ import annotations
@@ -109,13 +110,16 @@ def install_wheels(wheels: Path, target: Path) -> None:
 def run(scale: str, budget: float, grace: float, jobs: int, out: Path, part_mb: float) -> int:
     start = time.monotonic()
     install_wheels(ROOT / ".whl", Path("/tmp/sinkgan-site"))
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env = dict(os.environ, PYTHONUNBUFFERED="1", SINKGAN_GPU_JOBS=str(jobs))  # recorded in each summary
     limit = max(30, int(budget - grace - (time.monotonic() - start)))
     cmd = ["timeout", "--signal=TERM", "--kill-after=60", str(limit), sys.executable, "-m", "snakemake", "all",
            "--cores", str(os.cpu_count() or 1), "--resources", f"gpu={jobs}", "--keep-going", "--rerun-incomplete",
            "--config", f"scale={scale}"]
     print("[gpu_sitting] " + " ".join(cmd), flush=True)
     rc = subprocess.run(cmd, cwd=ROOT, env=env).returncode
+    # the manifest of the scale as it stands (the DAG writes it only once every run has finished)
+    subprocess.run([sys.executable, "-m", "sinkgan", "study", "manifest", "--scale", scale], cwd=ROOT, env=env,
+                   stdout=subprocess.DEVNULL)
     parts = pack(ROOT / "results" / scale, out, part_mb)
     finished = sum(1 for p in (ROOT / "results" / scale).glob("*/summary.json"))
     print(f"[gpu_sitting] snakemake exit {rc} ({'time budget reached' if rc == 124 else 'done'}); {finished} finished "

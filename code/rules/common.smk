@@ -64,6 +64,10 @@ PAPER_FIGURES = list(STUDY.spec["figures"])
 TABLES = list(STUDY.spec["tables"])
 ALL_FIGURES = [f"{FIGURES}/{fig}.pdf" for fig in PAPER_FIGURES + list(SING_FIGURES)]
 ALL_TABLES = [f"figures/{t}.tex" for t in TABLES]
+# every run's completion marker: the training runs of the study, then the SiNG experiments
+RUN_SUMMARIES = [f"{RESULTS}/{run_id}/summary.json" for run_id in STUDY.runs()]
+SING_SUMMARIES = [f"{RESULTS}/sing/{exp}/summary.json" for exp in SING_FIGURES.values()]
+MANIFEST = f"{RESULTS}/MANIFEST"
 
 # The notebook (code/notebooks/) that draws each kind of figure; a SiNG figure has its own.
 NOTEBOOKS = {"losses": "losses.py", "samples": "samples.py", "quality": "fig10_quality.py",

@@ -49,3 +49,22 @@ rule train:
     shell:
         "OMP_NUM_THREADS={threads} python -m sinkgan train-study {params.scale} {wildcards.run_id}"
         " --study {params.study} --no-progress >> {log} 2>&1"
+
+
+rule manifest:
+    """results/<scale>/MANIFEST: one line per run of the scale (training runs, then SiNG experiments)
+    with its iterations, commit, device, wall time and GPU-seconds, rewritten from the runs'
+    summaries (sinkgan.manifest; `sinkgan study manifest` writes it for a partly trained scale)."""
+    input:
+        by_content(RUN_SUMMARIES + SING_SUMMARIES),
+    output:
+        MANIFEST,
+    params:
+        scale=SCALE,
+        study=STUDY_FILE,
+    log:
+        f"{RESULTS}/logs/manifest.log",
+    conda:
+        ENV
+    shell:
+        "python -m sinkgan study manifest --scale {params.scale} --study {params.study} > {log} 2>&1"

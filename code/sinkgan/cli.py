@@ -1,7 +1,7 @@
 """sinkgan: the one command line of the reproduction (``sinkgan COMMAND --help`` for each).
 
   train CONFIG --out DIR     train one run          train-study SCALE RUN_ID   one run of the study
-  study list | show RUN      the study's run ids    validate CONFIG            check a config
+  study list|show|manifest   the study's runs       validate CONFIG            check a config
   metrics quality|track|rate measurements           data list|fetch|prepare    data sets
   table table2|table3        Tables 2 and 3         report scorecard|build     the report
   sing l2|encoder|gan        a SiNG experiment      bench [--quick]            time training and S_eps
@@ -138,6 +138,23 @@ def _study_list(args) -> int:
     return 0
 
 
+def _study_manifest(args) -> int:
+    """Write results/<scale>/MANIFEST (one line per run of the scale, finished or not) and print it."""
+    from .config import ConfigError
+    from .manifest import write_manifest
+
+    try:
+        path = write_manifest(_study(args))
+    except ConfigError as err:
+        print(f"sinkgan: {err}", file=sys.stderr)
+        return 2
+    text = path.read_text()
+    print(text, end="")
+    finished = sum(1 for line in text.splitlines()[1:] if line.split("\t")[1] == "yes")
+    print(f"sinkgan: {finished} of {len(text.splitlines()) - 1} runs finished; manifest in {path}", file=sys.stderr)
+    return 0
+
+
 def _add_study_options(p, scale_positional: bool = False) -> None:
     from .study import SCALES
 
@@ -214,6 +231,10 @@ def build_parser(groups=None) -> argparse.ArgumentParser:
     q.add_argument("run_id", help="a run id of the study (`sinkgan study list`)")
     _add_study_options(q)
     q.set_defaults(func=_study_show)
+    q = study_sub.add_parser("manifest", help="write results/<scale>/MANIFEST: every run, finished or not, with its "
+                                              "commit, device and times")
+    _add_study_options(q)
+    q.set_defaults(func=_study_manifest)
 
     p = sub.add_parser("run-config", help="the resolved config of a study run (same as `study show RUN --scale SCALE`)")
     _add_study_options(p, scale_positional=True)

@@ -79,6 +79,37 @@ def provenance(device="cpu") -> dict:
     }
 
 
+@functools.lru_cache(maxsize=1)
+def nvidia_driver() -> str | None:
+    """The NVIDIA driver version (``nvidia-smi``), or ``None`` where there is none."""
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    lines = out.stdout.strip().splitlines()
+    return lines[0].strip() if out.returncode == 0 and lines else None
+
+
+#: set by tools/gpu_sitting.py: how many jobs shared the one GPU (``--resources gpu=K``)
+GPU_JOBS_ENV = "SINKGAN_GPU_JOBS"
+
+
+def device_time(device, wall_seconds: float) -> dict:
+    """What a finished job records about the accelerator it held: CUDA and driver versions and its
+    GPU-seconds (its wall time on the GPU, which ``gpu_jobs_sharing`` jobs may have shared; ``None``
+    on a CPU)."""
+    import torch
+
+    on_gpu = torch.device(device).type == "cuda"
+    return {
+        "cuda": torch.version.cuda if on_gpu else None,
+        "driver": nvidia_driver() if on_gpu else None,
+        "gpu_seconds": float(wall_seconds) if on_gpu else None,
+        "gpu_jobs_sharing": int(os.environ.get(GPU_JOBS_ENV, "1")) if on_gpu else None,
+    }
+
+
 def tensor_sha256(t) -> str:
     """SHA-256 of a tensor's bytes (contiguous, on the CPU): the training images' fingerprint."""
     import hashlib

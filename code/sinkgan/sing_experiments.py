@@ -405,7 +405,7 @@ def run_experiment(cfg: SiNGExperiment, scale: str, out: str | Path, encoder_run
     """Run every (data set, optimizer) pair of ``cfg``; write ``log.csv``, then ``summary.json``."""
     from .atomic import atomic_write_json
     from .data import load_dataset
-    from .provenance import provenance
+    from .provenance import device_time, provenance
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -463,8 +463,8 @@ def run_experiment(cfg: SiNGExperiment, scale: str, out: str | Path, encoder_run
         "stands_in_for": ", ".join(d["paper_dataset"] for d in datasets if d["dataset_is_standin"]) or None,
         "datasets": datasets, "iterations": cfg.steps, "encoder": encoder_info, "results": results,
         "runs": stamps,
-        "wall_seconds": time.perf_counter() - t_start, "device": prov["device"], "commit": prov["commit"],
-        "torch": prov["torch"], "config": asdict(cfg),
+        "wall_seconds": (wall := time.perf_counter() - t_start), "device": prov["device"], "commit": prov["commit"],
+        "torch": prov["torch"], **device_time(device, wall), "config": asdict(cfg),
     }
     atomic_write_json(out / "summary.json", summary)
     return summary

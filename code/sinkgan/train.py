@@ -38,7 +38,7 @@ from .data import load_dataset
 from .images import image_grid, save_png
 from .models import build_networks, clip_weights_
 from .progress import Progress
-from .provenance import git_commit, provenance, tensor_sha256
+from .provenance import device_time, git_commit, provenance, tensor_sha256
 from .rundir import LOG_COLUMNS, CheckpointError, checkpoint_path, load_state_dict_into, read_torch_file
 from .sinkhorn import entropic_ot, sinkhorn_divergence
 
@@ -634,6 +634,7 @@ def _train_locked(cfg: TrainConfig, out: Path, trainer: Trainer, log: RunLog, ck
         "commit": git_commit(),
         "torch": str(torch.__version__),
         "finite": bool(np.isfinite(frame[["g_loss", "d_loss"]].to_numpy()).all()),
+        **device_time(trainer.device, frame.wall_seconds.iloc[-1]),
     }
     atomic.atomic_write_json(summary_file, summary, strict=True)  # strict: never the bare token NaN
     return summary_file

@@ -1,0 +1,80 @@
+"""``results/<scale>/MANIFEST``: one line per run of a scale's study, finished or not.
+
+A scale's study may be trained in several sittings, on several machines (the small scale: a
+borrowed GPU, or the fig04/fig05 pair on a CPU).  The manifest is the table of contents a reader
+checks first: for every training run and SiNG experiment of the scale, whether it has finished,
+how many iterations it ran (of how many planned), the commit and device that made it, its wall
+time and GPU-seconds, and the fingerprint of its training images.  It is rewritten from the
+runs' own ``summary.json`` files (``sinkgan study manifest --scale S``, and by
+``tools/gpu_sitting.py`` after every sitting), so it never disagrees with them.
+
+Format: tab-separated, one header line, then the runs in the study's order::
+
+    run_id  finished  iterations  commit  device  wall_seconds  gpu_seconds  data_sha256
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from . import atomic
+
+COLUMNS = ("run_id", "finished", "iterations", "commit", "device", "wall_seconds", "gpu_seconds", "data_sha256")
+MISSING = "-"
+
+
+def _cell(value) -> str:
+    if value is None or value == "":
+        return MISSING
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    return str(value).replace("\t", " ").replace("\n", " ")
+
+
+def manifest_row(run_id: str, summary_file: Path, planned: int | None) -> dict:
+    """The manifest line of one run from its ``summary.json`` (absent: an unfinished run)."""
+    planned_text = str(planned) if planned is not None else MISSING
+    if not summary_file.is_file():
+        return {"run_id": run_id, "finished": "no", "iterations": f"{MISSING}/{planned_text}",
+                **{c: MISSING for c in COLUMNS[3:]}}
+    s = json.loads(summary_file.read_text())
+    return {"run_id": run_id, "finished": "yes", "iterations": f"{s.get('iterations', MISSING)}/{planned_text}",
+            "commit": s.get("commit"), "device": s.get("device"), "wall_seconds": s.get("wall_seconds"),
+            "gpu_seconds": s.get("gpu_seconds"), "data_sha256": s.get("data_sha256")}
+
+
+def manifest_rows(study) -> list[dict]:
+    """Every training run of ``study`` (a :class:`sinkgan.study.Study`), then its SiNG experiments."""
+    rows = [manifest_row(run_id, spec.run_dir / "summary.json", spec.config.iterations)
+            for run_id, spec in study.runs().items()]
+    for experiment, steps in sing_experiments(study).items():
+        rows.append(manifest_row(f"sing/{experiment}", study.results / "sing" / experiment / "summary.json", steps))
+    return rows
+
+
+def sing_experiments(study) -> dict[str, int]:
+    """The SiNG experiments the scale runs (config/sing.yaml lists the scales that have them), with
+    their planned steps."""
+    import yaml
+
+    from .sing_experiments import load_sing_config
+
+    path = study.root / "config" / "sing.yaml"
+    if not path.is_file():
+        return {}
+    spec = yaml.safe_load(path.read_text())
+    if study.scale_name not in spec.get("scales", {}):
+        return {}
+    return {exp: load_sing_config(exp, study.scale_name, path).steps for exp in spec["experiments"]}
+
+
+def format_manifest(rows: list[dict]) -> str:
+    lines = ["\t".join(COLUMNS)] + ["\t".join(_cell(row.get(c)) for c in COLUMNS) for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def write_manifest(study, path: str | Path | None = None) -> Path:
+    """Write (atomically) the manifest of ``study`` to ``path`` (default results/<scale>/MANIFEST)."""
+    path = Path(path) if path is not None else study.results / "MANIFEST"
+    atomic.atomic_write_text(path, format_manifest(manifest_rows(study)))
+    return path

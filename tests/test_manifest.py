@@ -1,0 +1,78 @@
+"""results/<scale>/MANIFEST (sinkgan.manifest): one line per run of a scale, finished or not, read
+from the runs' own summaries; and the GPU provenance each summary records."""
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+from sinkgan.manifest import COLUMNS, format_manifest, manifest_rows, write_manifest
+from sinkgan.provenance import GPU_JOBS_ENV, device_time
+from sinkgan.study import Study
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _study_tree(tmp_path: Path, scale: str = "small") -> Study:
+    shutil.copytree(ROOT / "config", tmp_path / "config")
+    return Study.load(scale, root=tmp_path)
+
+
+def _finish(spec, **extra) -> dict:
+    summary = {"iterations": spec.config.iterations, "commit": "abc1234", "device": "NVIDIA H100 80GB HBM3",
+               "wall_seconds": 812.5, "gpu_seconds": 812.5, "data_sha256": "f" * 64, **extra}
+    spec.run_dir.mkdir(parents=True)
+    (spec.run_dir / "summary.json").write_text(json.dumps(summary))
+    return summary
+
+
+def test_every_run_of_the_scale_has_a_line_finished_or_not(tmp_path):
+    study = _study_tree(tmp_path)
+    runs = list(study.runs().values())
+    _finish(runs[1])
+    rows = manifest_rows(study)
+    assert [r["run_id"] for r in rows] == [*study.runs(), "sing/l2", "sing/encoder", "sing/gan"]
+    done = rows[1]
+    assert done["finished"] == "yes" and done["iterations"] == f"{runs[1].config.iterations}/{runs[1].config.iterations}"
+    assert (done["commit"], done["device"], done["gpu_seconds"]) == ("abc1234", "NVIDIA H100 80GB HBM3", 812.5)
+    assert all(r["finished"] == "no" and r["commit"] is not None for r in rows[:1] + rows[2:])
+    assert rows[0]["iterations"] == f"-/{runs[0].config.iterations}"
+
+
+def test_the_file_is_a_tab_separated_table_that_round_trips(tmp_path):
+    study = _study_tree(tmp_path)
+    _finish(next(iter(study.runs().values())), device="cpu (x86_64, 2 cores, 2 threads)", gpu_seconds=None)
+    path = write_manifest(study)
+    assert path == tmp_path / "results" / "small" / "MANIFEST"
+    lines = [line.split("\t") for line in path.read_text().splitlines()]
+    assert tuple(lines[0]) == COLUMNS and all(len(line) == len(COLUMNS) for line in lines)
+    first = dict(zip(COLUMNS, lines[1]))
+    assert first["device"] == "cpu (x86_64, 2 cores, 2 threads)" and first["gpu_seconds"] == "-"
+    assert first["wall_seconds"] == "812.5"
+    assert format_manifest(manifest_rows(study)) == path.read_text()
+
+
+def test_a_scale_without_sing_lists_its_training_runs_only(tmp_path):
+    study = _study_tree(tmp_path, "cpu")
+    assert [r["run_id"] for r in manifest_rows(study)] == list(study.runs())
+
+
+def test_the_command_writes_the_manifest(tmp_path):
+    shutil.copytree(ROOT / "config", tmp_path / "config")
+    proc = subprocess.run([sys.executable, "-m", "sinkgan", "study", "manifest", "--scale", "cpu"], cwd=tmp_path,
+                          capture_output=True, text=True, env={"SINKGAN_ROOT": str(tmp_path), "PATH": "/usr/bin:/bin",
+                                                               "PYTHONPATH": str(ROOT / "code")})
+    assert proc.returncode == 0, proc.stderr
+    assert "0 of 2 runs finished" in proc.stderr
+    assert (tmp_path / "results" / "cpu" / "MANIFEST").read_text() == proc.stdout
+
+
+def test_a_gpu_run_records_its_gpu_seconds_and_how_many_jobs_shared_the_gpu(monkeypatch):
+    monkeypatch.setenv(GPU_JOBS_ENV, "4")
+    gpu = device_time(torch.device("cuda"), 100.5)
+    assert gpu["gpu_seconds"] == 100.5 and gpu["gpu_jobs_sharing"] == 4
+    assert gpu["cuda"] == torch.version.cuda
+    cpu = device_time(torch.device("cpu"), 100.5)
+    assert cpu == {"cuda": None, "driver": None, "gpu_seconds": None, "gpu_jobs_sharing": None}
