@@ -129,6 +129,33 @@ def test_a_stale_copy_of_another_scale_is_replaced(fresh_clone):
         alias.unlink(missing_ok=True)
 
 
+def test_figures_cached_on_a_partly_trained_scale_draws_what_its_results_allow(fresh_clone):
+    """`make figures-cached` (only_drawable=true) on a scale whose runs are not all there draws every
+    figure whose results are, names the others with the file each waits for, and writes no manifest;
+    without only_drawable, a scale with figures not yet drawn is refused (inputs no allowed rule makes)."""
+    study = Study.load("smoke", root=fresh_clone)
+    run = study.figure_runs("fig04")[1]  # SGD-AutoDiff on MNIST
+    users = {fig for fig in study.figures() if run.run_id in {s.run_id for s in study.figure_runs(fig)}}
+    summary = run.run_dir / "summary.json"
+    kept = summary.read_bytes()
+    cached = ["all", "-n", "--cores", "2", "--allowed-rules", "all", "plot", "table", "manifest",
+              "--forcerun", "plot", "table", "--config", "scale=smoke"]
+    try:
+        summary.unlink()
+        proc = _snakemake([*cached, "only_drawable=true"], cwd=fresh_clone)
+        drawn = set(re.findall(r"wildcards: fig=(\w+)", proc.stdout))
+        assert users and drawn == set(all_figures := [Path(t).stem for t in all_targets("smoke") if "/smoke/" in t]) - users
+        assert f"waits for results/smoke/{run.run_id}/summary.json" in proc.stderr
+        assert all(fig in proc.stderr for fig in users) and "rule manifest:" not in proc.stdout
+        assert len(drawn) < len(all_figures)
+    finally:
+        summary.write_bytes(kept)
+    small = [*cached[:-1], "scale=small"]  # figures/small/ holds no figure of a run not yet trained
+    refused = _snakemake(small, cwd=fresh_clone, check=False)
+    assert refused.returncode != 0 and "summary.json" in refused.stderr + refused.stdout
+    assert _snakemake([*small, "only_drawable=true"], cwd=fresh_clone).returncode == 0
+
+
 def test_unknown_scale_is_refused():
     proc = _snakemake(["all", "-n", "--config", "scale=huge"], cwd=ROOT, check=False)
     assert proc.returncode != 0 and "scale" in proc.stdout + proc.stderr and "smoke" in proc.stdout + proc.stderr

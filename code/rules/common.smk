@@ -116,6 +116,29 @@ def plot_inputs(wildcards):
     return run_files(wildcards.fig, "summary.json", *_report.KIND_FILES.get(kind, ()))
 
 
+def missing_inputs(fig):
+    """The files figure ``fig`` reads that are not there yet (a partly trained scale)."""
+    from types import SimpleNamespace
+
+    return [f for f in plot_inputs(SimpleNamespace(fig=fig)) if not Path(f).exists()]
+
+
+def drawable_targets():
+    """What `all` builds with ``--config only_drawable=true`` (``make figures-cached``): the figures
+    whose results are all present, the tables, and the manifest once every run has finished; the
+    figures left out are named on stderr with the first file each still waits for."""
+    waiting = {Path(f).stem: missing_inputs(Path(f).stem) for f in ALL_FIGURES}
+    waiting = {fig: files for fig, files in waiting.items() if files}
+    if waiting:
+        print(f"[sinkgan] only_drawable: {len(ALL_FIGURES) - len(waiting)} of {len(ALL_FIGURES)} figures of scale "
+              f"{SCALE} have their results; not drawn: "
+              + "; ".join(f"{fig} (waits for {files[0]}{f' and {len(files) - 1} more' if len(files) > 1 else ''})"
+                          for fig, files in waiting.items()), file=sys.stderr)
+    figures = [f for f in ALL_FIGURES if Path(f).stem not in waiting]
+    complete = all(Path(f).exists() for f in RUN_SUMMARIES + SING_SUMMARIES)
+    return figures + ALL_TABLES + ([MANIFEST] if complete else [])
+
+
 def notebook(wildcards):
     """The notebook that draws ``wildcards.fig`` (file name under code/notebooks/)."""
     if wildcards.fig in SING_FIGURES:
