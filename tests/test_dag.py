@@ -112,6 +112,20 @@ def test_fresh_clone_smoke_scale_trains_nothing(fresh_clone):
     assert "rule manifest:" not in proc.stdout and "rule train:" not in proc.stdout  # the committed MANIFEST stands
 
 
+def test_a_scale_committed_without_its_weights_is_complete(fresh_clone):
+    """Network weights are committed at the smoke scale only (.gitignore): a clone of the cpu scale
+    holds its runs' summaries and measurements but no .pt file, and the DAG retrains nothing."""
+    assert list((fresh_clone / "results" / "cpu").glob("*/summary.json"))
+    assert not list((fresh_clone / "results" / "cpu").rglob("*.pt"))
+    proc = _snakemake(["all", "-n", "--cores", "2", "--config", "scale=cpu"], cwd=fresh_clone)
+    assert "rule train:" not in proc.stdout and "rule quality:" not in proc.stdout, proc.stdout[-3000:]
+    # a measurement asked for again there retrains the run first (its weights are not in the clone)
+    run = sorted((fresh_clone / "results" / "cpu").glob("*/quality.json"))[0].parent
+    proc = _snakemake([f"results/cpu/{run.name}/quality.json", "-n", "--cores", "2", "--forcerun", "quality",
+                       "--config", "scale=cpu"], cwd=fresh_clone)
+    assert trained_runs(proc) == {run.name} and "rule quality:" in proc.stdout, proc.stdout[-3000:]
+
+
 def test_a_stale_copy_of_another_scale_is_replaced(fresh_clone):
     """figures/fig04.pdf holding anything but figures/<scale>/fig04.pdf (here: another scale's
     figure, with no metadata to tell) is copied again; an identical copy is left alone."""

@@ -156,6 +156,18 @@ def test_quality_refuses_nonfinite_samples(run, capsys):
     assert not (run / "quality.json").exists()
 
 
+def test_quality_of_a_finished_run_without_its_weights_says_why_and_what_to_do(run, capsys):
+    """Weights are committed at the smoke scale only: a clone of another scale holds finished runs
+    without generator.pt, and measuring one there names the policy and the remedy."""
+    from sinkgan.metrics.__main__ import main
+
+    (run / "generator.pt").unlink()
+    code, err = exit_of(main, ["quality", str(run), "--scale", "small", "--out", str(run / "quality.json"),
+                               "--n-samples", "4", "--extractor", "offline", "--device", "cpu"], capsys)
+    assert code == 2 and "generator.pt" in err and "smoke scale only" in one_line(err) and "retrain" in err
+    assert not (run / "quality.json").exists()
+
+
 # ---------------------------------------------------------------- 4. log consistent with the checkpoint
 
 

@@ -169,6 +169,11 @@ def load_networks(run_dir: str | Path, device="cpu"):
 
 def _load_final(net, path: Path, cfg, device, what: str) -> None:
     """Load ``generator.pt`` / ``discriminator.pt`` into ``net`` built from the run's ``config.yaml``."""
+    if not path.exists() and (path.parent / SUMMARY).exists():
+        raise CheckpointError(
+            f"{path}: missing from a finished run: final weights are committed at the smoke scale only "
+            f"(.gitignore), so they exist only where the run was trained; to measure it here, retrain it "
+            f"(the DAG does: `snakemake <its quality.json>` retrains a run whose weights are missing)")
     blob = read_torch_file(path, device, keys=("state_dict",))
     saved_arch = (blob.get("config") or {}).get("arch")
     if saved_arch is not None and saved_arch != cfg.arch:
