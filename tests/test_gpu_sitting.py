@@ -1,5 +1,8 @@
-"""tools/gpu_sitting.py: a sitting packs only finished results (no checkpoints, no unfinished runs),
-in parts no larger than asked, and unpacking them restores the same files."""
+"""tools/gpu_sitting.py: the offline payload travels in parts that fit beside the working tree and is
+put together (checked) on the GPU machine; a sitting refuses to start without it, works in a folder
+where nothing of an unfinished run is deleted, packs only finished results (no checkpoints, no
+unfinished runs, no weights beyond smoke) in parts no larger than asked, and unpacking them
+restores the same files."""
 import importlib.util
 import os
 from pathlib import Path
@@ -28,9 +31,91 @@ def _tree(root: Path) -> Path:
 
 def test_only_finished_results_travel(tmp_path):
     res = _tree(tmp_path / "a")
+    (res / "done" / "generator.pt").write_bytes(b"w")
+    (res / "MANIFEST").write_text("run_id\n")
     names = {str(p.relative_to(res)) for p in gpu_sitting.finished_files(res)}
     assert names == {"done/summary.json", "done/log.csv", "done/samples/final.png", "logs/train/done.log",
-                     "sing/l2/summary.json", "sing/l2/log.csv"}
+                     "sing/l2/summary.json", "sing/l2/log.csv", "MANIFEST"}  # no weights beyond smoke (.gitignore)
+
+
+def test_weights_travel_at_the_smoke_scale(tmp_path):
+    smoke = tmp_path / "results" / "smoke"
+    (smoke / "run").mkdir(parents=True)
+    for name in ("summary.json", "generator.pt"):
+        (smoke / "run" / name).write_bytes(b"{}")
+    assert {p.name for p in gpu_sitting.finished_files(smoke)} == {"summary.json", "generator.pt"}
+
+
+def _payload_sources(root: Path) -> dict:
+    files = {".whl/pkg-1.0-py3-none-any.whl": os.urandom(70000), ".whl/other-2.0-py3-none-any.whl": os.urandom(5000),
+             "data/fashion-mnist/train-images-idx3-ubyte.gz": os.urandom(90000)}
+    for rel, data in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
+    return files
+
+
+def test_the_payload_travels_in_parts_and_is_put_together_there(tmp_path, monkeypatch):
+    files = _payload_sources(tmp_path / "here")
+    parts = gpu_sitting.prepare(tmp_path / "here", part_bytes=40000)
+    assert len(parts) >= 4 and all(f.stat().st_size <= 40000 for p in parts for f in p.glob("payload.[0-9]*"))
+    installed = []
+    monkeypatch.setattr(gpu_sitting, "install_wheels", lambda wheels, target: installed.append(sorted(wheels.glob("*.whl"))))
+    stage = tmp_path / "stage"
+    assert gpu_sitting.staged_missing(stage) == ["every part (nothing staged yet)"]
+    for k, part in enumerate(parts):
+        done = gpu_sitting.stage(part, stage)
+        assert done == (k == len(parts) - 1)
+        if not done:
+            assert gpu_sitting.staged_missing(stage) == [f"payload.{j + 1:02d}" for j in range(k + 1, len(parts))]
+    assert gpu_sitting.staged_missing(stage) == []
+    for rel, data in files.items():
+        assert (stage / "payload" / rel).read_bytes() == data
+    assert [w.name for w in installed[0]] == ["other-2.0-py3-none-any.whl", "pkg-1.0-py3-none-any.whl"]
+
+
+def test_a_part_broken_in_transfer_is_refused(tmp_path):
+    _payload_sources(tmp_path / "here")
+    part = gpu_sitting.prepare(tmp_path / "here", part_bytes=40000)[1]
+    chunk = next(part.glob("payload.[0-9]*"))
+    chunk.write_bytes(chunk.read_bytes()[:-1] + b"\0")
+    with pytest.raises(SystemExit, match="SHA-256"):
+        gpu_sitting.stage(part, tmp_path / "stage")
+
+
+def test_a_sitting_refuses_to_start_without_the_whole_payload(tmp_path, monkeypatch):
+    monkeypatch.setenv("SINKGAN_STAGE", str(tmp_path / "stage"))
+    with pytest.raises(SystemExit, match="payload is not complete.*stage .carry/partNN"):
+        gpu_sitting.run("small", 540, 60, 4, tmp_path / "out", 15.0)
+    assert not (tmp_path / "stage" / "work").exists()
+
+
+def test_the_work_folder_keeps_what_an_unfinished_run_left(tmp_path):
+    here, work = tmp_path / "repo", tmp_path / "work"
+    for rel in ("code/a.py", "results/small/done/summary.json", ".git/HEAD", "data/cache/x.pt"):
+        (here / rel).parent.mkdir(parents=True, exist_ok=True)
+        (here / rel).write_text(rel)
+    (work / "results" / "small" / "running").mkdir(parents=True)
+    (work / "results" / "small" / "running" / "log.csv").write_text("iteration\n1\n")
+    gpu_sitting.sync_work(here, work)
+    assert (work / "results" / "small" / "running" / "log.csv").read_text() == "iteration\n1\n"
+    assert (work / "results" / "small" / "done" / "summary.json").is_file() and (work / "code" / "a.py").is_file()
+    assert not (work / ".git").exists() and not (work / "data").exists()
+
+
+def test_the_working_tree_leaves_room_for_the_payload():
+    """What one device command may send (64 MiB) less the working tree is what each payload part may
+    hold; committed weights or bulky results would shrink it to nothing (see .gitignore)."""
+    room = gpu_sitting.TRANSFER_LIMIT - gpu_sitting.tree_bytes(ROOT)
+    assert room >= 24 * 2**20, f"the working tree leaves {room / 2**20:.1f} MiB per device command; allowed: >= 24 MiB"
+
+
+def test_the_printed_session_stages_every_part_then_sits():
+    parts = [Path(f".carry/part{k:02d}") for k in (1, 2, 3)]
+    commands = gpu_sitting.session_commands(parts)
+    assert [c for c, _ in commands] == [".carry/part01", ".carry/part02", ".carry/part03", ""]
+    assert "stage .carry/part03 && python3 tools/gpu_sitting.py run --scale small" in commands[2][1]
+    assert all(len(cmd) <= 2000 for _, cmd in commands)  # the device tool's limit on a command
 
 
 def test_pack_in_parts_and_unpack_round_trip(tmp_path):

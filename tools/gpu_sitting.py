@@ -1,37 +1,51 @@
 #!/usr/bin/env python3
 """Train a scale's study on a borrowed GPU machine in sittings, and bring the finished runs back.
 
-A GPU machine lent for a short while (no internet, each command at most ~10 minutes, a few files
-of at most 16 MiB back per command) cannot run a whole scale in one go.  The study's runs are
-independent, so it is trained in sittings: each sitting runs the Snakemake DAG for a time budget,
-and everything that *finished* (a run with its ``summary.json``, a measurement with its
-``quality.json`` or ``tracking/``) is packed and brought back; the next sitting's DAG picks up
-what is missing.  Checkpoints and snapshots never travel (too large; unfinished runs restart).
+A GPU machine lent for a short while has no internet, runs each command for at most ~10 minutes,
+receives at most 64 MiB per command (the working tree plus what the command carries) and sends
+back a few files of at most 16 MiB.  Between commands it stays the same machine for as long as
+the next one follows within its idle time (about 30 s), and keeps what was written outside the
+working tree.  The offline payload it needs (the wheels its image lacks, among them the 81 MB
+FID Inception graph, and Fashion-MNIST) is larger than one command may carry, so it travels in
+parts, one per command, and is put together there.  The study's runs are independent, so the
+study is trained in sittings: each runs the Snakemake DAG for a time budget, and everything that
+*finished* (a run with its ``summary.json``, a measurement with its ``quality.json`` or
+``tracking/``) is packed and brought back; the next sitting's DAG picks up what is missing.
 
-Here (a machine with the internet, before the first sitting)::
+Here (a machine with the internet), once::
 
-    make gpu-prepare            # .whl/ (the packages the GPU image lacks), data/cache/ and data/fashion-mnist/ (the offline data)
+    make gpu-prepare        # .whl/ and data/fashion-mnist/, then `gpu_sitting.py prepare`: .carry/partNN/
 
-On the GPU machine, from the repository root (the working tree travels with .whl/ and data/)::
+``prepare`` packs the payload into ``.carry/part01`` ... ``partNN``, each small enough to travel
+beside the working tree as it is now, and prints the commands of a session.  There, one command
+per part (each carries its part)::
 
-    python3 tools/gpu_sitting.py run --scale small --budget 540 --jobs 4 --out "$OUT"
+    python3 tools/gpu_sitting.py stage .carry/part01        # ... and the last part together with a sitting:
+    python3 tools/gpu_sitting.py stage .carry/partNN && python3 tools/gpu_sitting.py run --scale small --out "$OUT"
 
-Back here::
+then more sittings (``run`` alone) while device time lasts; after each, here::
 
     python3 tools/gpu_sitting.py unpack /path/to/returned/files     # into results/<scale>/, then commit
 
-``run`` installs the carried wheels (``.whl/``) into a private folder when present, runs
-``snakemake all --config scale=<scale>`` with ``--resources gpu=<jobs>`` (several training jobs
-share the one GPU) under a time limit that stops it (SIGTERM: training jobs checkpoint and exit)
-``--grace`` seconds before the budget, writes ``results/<scale>/MANIFEST`` (every run, finished or
-not: ``sinkgan study manifest``), then packs the finished results into ``--out`` as
-``results-<scale>.tar.gz.partNN`` files of at most ``--part-mb`` MiB.
+``stage`` checks each part's SHA-256 and, once all are there, the payload's, unpacks it under
+``$SINKGAN_STAGE`` (default /tmp/sinkgan-stage) and installs the wheels there.  ``run`` refuses to
+start until the payload is complete, copies the working tree into ``$SINKGAN_STAGE/work`` (never
+deleting there: unfinished runs keep their checkpoints, logs and weights from sitting to
+sitting), runs ``snakemake all --config scale=<scale>`` there with ``--resources gpu=<jobs>``
+(several jobs share the one GPU) under a time limit that stops it (SIGTERM: training jobs
+checkpoint and exit) ``--grace`` seconds before the budget, writes ``results/<scale>/MANIFEST``
+(``sinkgan study manifest``), and packs the finished results into ``--out`` as
+``results-<scale>.tar.gz.partNN`` files of at most ``--part-mb`` MiB.  Checkpoints and weights
+never travel back (.gitignore commits weights at the smoke scale only).
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
+import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -42,15 +56,170 @@ ROOT = Path(__file__).resolve().parents[1]
 #: never packed: resumable state and bulky intermediates stay on the machine that made them
 EXCLUDED_DIRS = {"checkpoints", "snapshots"}
 EXCLUDED_SUFFIXES = (".tmp", ".lock")
+#: network weights travel back at the smoke scale only (the .gitignore policy)
+WEIGHT_SUFFIX = ".pt"
+#: what one command of the device tool may send: the working tree and the paths it carries
+TRANSFER_LIMIT = 64 * 2**20
+CARRY = ".carry"
+#: the payload: wheels the GPU image lacks, and the offline data that is not rebuilt there
+PAYLOAD_SOURCES = (".whl", "data/fashion-mnist")
+#: never copied into the work folder: the payload's sources, the device tool's and git's own
+WORK_SKIP = {".git", CARRY, ".whl", ".gl", "data", ".snakemake", ".venv", "__pycache__"}
+
+
+def stage_root() -> Path:
+    return Path(os.environ.get("SINKGAN_STAGE", "/tmp/sinkgan-stage"))
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+# ----------------------------------------------------------------------------- here: the payload
+def tree_bytes(root: Path = ROOT) -> int:
+    """Bytes of the working tree as the device tool sends it: tracked files and untracked files
+    git does not ignore."""
+    names = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=root,
+                           capture_output=True, check=True).stdout.split(b"\0")
+    return sum((root / n.decode()).stat().st_size for n in names if n and (root / n.decode()).is_file())
+
+
+def prepare(root: Path = ROOT, part_bytes: int | None = None, margin: int = 6 * 2**20) -> list[Path]:
+    """Pack :data:`PAYLOAD_SOURCES` into one tar and split it into ``.carry/partNN/`` folders of at
+    most ``part_bytes`` (default: what one command may send beside the working tree, less
+    ``margin`` for the results that accumulate), each with ``payload.json`` (every part's SHA-256
+    and the whole payload's)."""
+    missing = [s for s in PAYLOAD_SOURCES if not (root / s).exists()]
+    if missing:
+        raise SystemExit(f"prepare: {', '.join(missing)} missing; run `make gpu-prepare` (it downloads and copies them)")
+    if part_bytes is None:
+        part_bytes = TRANSFER_LIMIT - tree_bytes(root) - margin
+        if part_bytes < 2**20:
+            raise SystemExit(f"prepare: the working tree leaves {max(part_bytes, 0) / 2**20:.1f} MiB of the "
+                             f"{TRANSFER_LIMIT >> 20} MiB a command may send; allowed: at least 1 MiB (make the tree smaller)")
+    carry = root / CARRY
+    shutil.rmtree(carry, ignore_errors=True)
+    carry.mkdir()
+    payload = carry / "payload.tar"
+    with tarfile.open(payload, "w") as tar:  # uncompressed: wheels and .gz files are compressed already
+        for source in PAYLOAD_SOURCES:
+            tar.add(root / source, arcname=source)
+    digest, size = sha256_file(payload), payload.stat().st_size
+    n = -(-size // part_bytes)
+    parts, chunks = [], []
+    with open(payload, "rb") as f:
+        for k in range(n):
+            folder = carry / f"part{k + 1:02d}"
+            folder.mkdir()
+            chunk = folder / f"payload.{k + 1:02d}"
+            chunk.write_bytes(f.read(part_bytes))
+            chunks.append({"name": chunk.name, "sha256": sha256_file(chunk), "bytes": chunk.stat().st_size})
+            parts.append(folder)
+    payload.unlink()
+    index = {"sha256": digest, "bytes": size, "parts": chunks}
+    for folder in parts:
+        (folder / "payload.json").write_text(json.dumps(index, indent=1))
+    return parts
+
+
+def session_commands(parts: list[Path], scale: str = "small", budget: int = 480) -> list[tuple[str, str]]:
+    """``(carry, command)`` of the device commands of one session: one per part, the last one also
+    a first sitting."""
+    out = []
+    for k, part in enumerate(parts):
+        rel = f"{CARRY}/{part.name}"
+        cmd = f"python3 tools/gpu_sitting.py stage {rel}"
+        if k == len(parts) - 1:
+            cmd += f' && python3 tools/gpu_sitting.py run --scale {scale} --budget {budget} --out "$OUT"'
+        out.append((rel, cmd))
+    out.append(("", f'python3 tools/gpu_sitting.py run --scale {scale} --budget 540 --out "$OUT"   (repeat while device time lasts)'))
+    return out
+
+
+# ----------------------------------------------------------------------------- there: staging
+def stage(part: Path, stage_dir: Path | None = None) -> bool:
+    """Add one carried part to the stage; once every part is there, check the payload, unpack it
+    and install its wheels.  Returns whether the payload is complete."""
+    stage_dir = stage_dir or stage_root()
+    index = json.loads((part / "payload.json").read_text())
+    chunks = stage_dir / "chunks"
+    chunks.mkdir(parents=True, exist_ok=True)
+    for entry in index["parts"]:
+        src = part / entry["name"]
+        if src.is_file():
+            if sha256_file(src) != entry["sha256"]:
+                raise SystemExit(f"stage: {src} does not match its SHA-256 in payload.json (a broken transfer); carry it again")
+            shutil.copyfile(src, chunks / entry["name"])
+    (stage_dir / "payload.json").write_text(json.dumps(index))
+    missing = staged_missing(stage_dir)
+    if missing:
+        print(f"[gpu_sitting] staged {part.name}; still missing: {', '.join(missing)}", flush=True)
+        return False
+    payload = stage_dir / "payload.tar"
+    with open(payload, "wb") as out:
+        for entry in index["parts"]:
+            out.write((chunks / entry["name"]).read_bytes())
+    if sha256_file(payload) != index["sha256"]:
+        payload.unlink()
+        raise SystemExit("stage: the joined payload does not match its SHA-256; stage every part again")
+    unpacked = stage_dir / "payload"
+    shutil.rmtree(unpacked, ignore_errors=True)
+    with tarfile.open(payload) as tar:
+        tar.extractall(unpacked, filter="data")
+    payload.unlink()
+    shutil.rmtree(chunks)
+    install_wheels(unpacked / ".whl", stage_dir / "site")
+    (stage_dir / "READY").write_text(index["sha256"] + "\n")
+    print(f"[gpu_sitting] payload complete ({index['bytes'] / 2**20:.0f} MiB), wheels installed in {stage_dir / 'site'}",
+          flush=True)
+    return True
+
+
+def staged_missing(stage_dir: Path | None = None) -> list[str]:
+    """The payload parts not yet staged (all of them when none was)."""
+    stage_dir = stage_dir or stage_root()
+    if (stage_dir / "READY").is_file():
+        return []
+    index_file = stage_dir / "payload.json"
+    if not index_file.is_file():
+        return ["every part (nothing staged yet)"]
+    index = json.loads(index_file.read_text())
+    return [e["name"] for e in index["parts"] if not (stage_dir / "chunks" / e["name"]).is_file()]
+
+
+def install_wheels(wheels: Path, target: Path) -> None:
+    """The packages the GPU image lacks, carried as wheels, into ``target``."""
+    files = sorted(wheels.glob("*.whl"))
+    if files:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--no-compile",
+                        "--target", str(target), *map(str, files)], check=True)
+
+
+# ----------------------------------------------------------------------------- there: a sitting
+def sync_work(root: Path, work: Path) -> None:
+    """Copy the working tree over ``work`` without deleting there: a run unfinished at the end of
+    the last sitting keeps its checkpoint, log and weights; results brought back and committed
+    here arrive unchanged."""
+    def skip(folder, names):
+        return [n for n in names if n in WORK_SKIP] if Path(folder) == root else [n for n in names if n == "__pycache__"]
+
+    shutil.copytree(root, work, ignore=skip, dirs_exist_ok=True, symlinks=True)
 
 
 def finished_files(results: Path) -> list[Path]:
-    """The files of every finished run (``summary.json`` present) and the scale's logs and claims,
-    without checkpoints, snapshots, temporaries or locks; unfinished runs are left out whole."""
+    """The files of every finished run (``summary.json`` present) and the scale's logs, claims and
+    manifest, without checkpoints, snapshots, temporaries or locks (nor weights beyond the smoke
+    scale); unfinished runs are left out whole."""
     out = []
     for path in sorted(results.rglob("*")):
         rel = path.relative_to(results)
         if not path.is_file() or set(rel.parts) & EXCLUDED_DIRS or path.name.endswith(EXCLUDED_SUFFIXES):
+            continue
+        if path.suffix == WEIGHT_SUFFIX and results.name != "smoke":
             continue
         top = results / rel.parts[0]
         if top.is_dir() and rel.parts[0] not in ("logs", "sing") and not (top / "summary.json").is_file():
@@ -96,32 +265,41 @@ def unpack(parts_dir: Path, root: Path = ROOT) -> list[str]:
     return names
 
 
-def install_wheels(wheels: Path, target: Path) -> None:
-    """The packages the GPU image lacks, carried as wheels (``make gpu-prepare``), into ``target``."""
-    files = sorted(wheels.glob("*.whl"))
-    if not files:
-        return
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--no-compile",
-                    "--target", str(target), *map(str, files)], check=True)
-    os.environ["PYTHONPATH"] = os.pathsep.join([str(target), str(ROOT / "code"), os.environ.get("PYTHONPATH", "")])
-    sys.path[:0] = [str(target), str(ROOT / "code")]
-
-
 def run(scale: str, budget: float, grace: float, jobs: int, out: Path, part_mb: float) -> int:
     start = time.monotonic()
-    install_wheels(ROOT / ".whl", Path("/tmp/sinkgan-site"))
-    env = dict(os.environ, PYTHONUNBUFFERED="1", SINKGAN_GPU_JOBS=str(jobs))  # recorded in each summary
+    stage_dir = stage_root()
+    missing = staged_missing(stage_dir)
+    if missing:
+        raise SystemExit(f"run: the payload is not complete on this machine (missing: {', '.join(missing)}); run "
+                         f"`python3 tools/gpu_sitting.py stage .carry/partNN` for each part first (`make gpu-prepare` "
+                         f"made them here)")
+    work = stage_dir / "work"
+    sync_work(ROOT, work)
+    payload_data = stage_dir / "payload" / "data"
+    for src in payload_data.rglob("*"):
+        dst = work / "data" / src.relative_to(payload_data)
+        if src.is_file() and not dst.exists():
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, dst)
+    site, shims = stage_dir / "site", stage_dir / "bin"
+    shims.mkdir(exist_ok=True)
+    python = shims / "python"  # the rules call `python`; the image may name its interpreter python3 only
+    if not python.exists():
+        python.symlink_to(sys.executable)
+    env = dict(os.environ, PYTHONUNBUFFERED="1", SINKGAN_GPU_JOBS=str(jobs),  # recorded in each summary
+               PYTHONPATH=os.pathsep.join([str(site), str(work / "code"), os.environ.get("PYTHONPATH", "")]),
+               PATH=os.pathsep.join([str(shims), str(site / "bin"), os.environ.get("PATH", "")]))
     limit = max(30, int(budget - grace - (time.monotonic() - start)))
     cmd = ["timeout", "--signal=TERM", "--kill-after=60", str(limit), sys.executable, "-m", "snakemake", "all",
            "--cores", str(os.cpu_count() or 1), "--resources", f"gpu={jobs}", "--keep-going", "--rerun-incomplete",
            "--config", f"scale={scale}"]
     print("[gpu_sitting] " + " ".join(cmd), flush=True)
-    rc = subprocess.run(cmd, cwd=ROOT, env=env).returncode
+    rc = subprocess.run(cmd, cwd=work, env=env).returncode
     # the manifest of the scale as it stands (the DAG writes it only once every run has finished)
-    subprocess.run([sys.executable, "-m", "sinkgan", "study", "manifest", "--scale", scale], cwd=ROOT, env=env,
+    subprocess.run([sys.executable, "-m", "sinkgan", "study", "manifest", "--scale", scale], cwd=work, env=env,
                    stdout=subprocess.DEVNULL)
-    parts = pack(ROOT / "results" / scale, out, part_mb)
-    finished = sum(1 for p in (ROOT / "results" / scale).glob("*/summary.json"))
+    parts = pack(work / "results" / scale, out, part_mb)
+    finished = sum(1 for p in (work / "results" / scale).glob("*/summary.json"))
     print(f"[gpu_sitting] snakemake exit {rc} ({'time budget reached' if rc == 124 else 'done'}); {finished} finished "
           f"runs packed into {len(parts)} part(s) in {out} after {time.monotonic() - start:.0f} s", flush=True)
     return 0 if rc in (0, 124) else rc
@@ -130,7 +308,11 @@ def run(scale: str, budget: float, grace: float, jobs: int, out: Path, part_mb: 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="tools/gpu_sitting.py", description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
-    r = sub.add_parser("run", help="one sitting: the DAG for --budget seconds, then pack what finished")
+    q = sub.add_parser("prepare", help="here: split .whl/ and data/fashion-mnist/ into .carry/partNN/ and print the session")
+    q.add_argument("--scale", default="small", help="the scale the printed session trains (default small)")
+    s = sub.add_parser("stage", help="there: add one carried part; the last one unpacks the payload and installs it")
+    s.add_argument("part", type=Path, help="a folder .carry/partNN (carried by this command)")
+    r = sub.add_parser("run", help="there: one sitting: the DAG for --budget seconds, then pack what finished")
     r.add_argument("--scale", default="small", help="the scale to train (default small)")
     r.add_argument("--budget", type=float, default=540, help="seconds this sitting may take in all (default 540)")
     r.add_argument("--grace", type=float, default=60, help="seconds kept for stopping and packing (default 60)")
@@ -141,11 +323,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scale", default="small")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--part-mb", type=float, default=15.0)
-    u = sub.add_parser("unpack", help="extract returned parts into results/<scale>/")
+    u = sub.add_parser("unpack", help="here: extract returned parts into results/<scale>/")
     u.add_argument("parts_dir", type=Path)
     a = ap.parse_args(argv)
     if a.cmd in ("run", "pack") and not a.part_mb > 0:
         ap.error(f"--part-mb {a.part_mb} is out of range; allowed (0, inf)")
+    if a.cmd == "prepare":
+        parts = prepare()
+        sizes = ", ".join(f"{sum(f.stat().st_size for f in p.iterdir()) / 2**20:.1f}" for p in parts)
+        print(f"payload in {len(parts)} part(s) of {sizes} MiB beside a working tree of {tree_bytes() / 2**20:.1f} MiB "
+              f"(limit {TRANSFER_LIMIT >> 20} MiB a command). One device command each, back to back (the machine "
+              f"stays the same only if the next command follows within its idle time):")
+        for k, (carry, cmd) in enumerate(session_commands(parts, a.scale), 1):
+            print(f"  {k}. carry [{carry}]: {cmd}" if carry else f"  {k}. {cmd}")
+        print("  after each sitting, here: python3 tools/gpu_sitting.py unpack <the returned files' folder>")
+        return 0
+    if a.cmd == "stage":
+        stage(a.part)
+        return 0
     if a.cmd == "run":
         if a.jobs < 1 or not a.budget > a.grace >= 0:
             ap.error("--jobs must be >= 1 and --budget > --grace >= 0")
