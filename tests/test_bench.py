@@ -13,3 +13,20 @@ def test_a_reference_library_missing_here_is_a_row_that_says_so(monkeypatch):
     assert by_impl["geomloss"] == {"n": 8, "d": bench.D, "eps": bench.EPS, "n_iter": bench.L, "impl": "geomloss",
                                    "skipped": "geomloss is not installed here"}
     assert by_impl["torch"]["median_s"] > 0 and by_impl["pot"]["median_s"] > 0
+
+
+def test_the_concurrency_table_counts_the_iterations_of_every_job():
+    tiny = dict(batch_size=8, ngf=8, ndf=8, critic_dim=16, n_critic=1)
+    rows = bench.concurrency_rows(torch.device("cpu"), jobs=(1, 2), seconds=1.5, setting=tiny, startup_s=12)
+    assert [r["jobs"] for r in rows] == [1, 2] and rows[0]["speedup_vs_one_job"] == 1.0
+    for r in rows:
+        assert r["iterations_per_s"] > 0 and r["per_job_iterations_per_s"] == r["iterations_per_s"] / r["jobs"]
+        assert r["late_workers"] == 0 and r["setting"]["batch_size"] == 8
+
+
+def test_concurrency_must_be_a_list_of_positive_integers(capsys):
+    import pytest
+
+    for bad in ("0", "1,x", "-2"):
+        with pytest.raises(SystemExit, match="--concurrency .*allowed a comma-separated list of integers >= 1"):
+            bench.main(["--concurrency", bad, "--only", "divergence"])

@@ -85,8 +85,10 @@ def test_a_part_broken_in_transfer_is_refused(tmp_path):
 
 def test_a_sitting_refuses_to_start_without_the_whole_payload(tmp_path, monkeypatch):
     monkeypatch.setenv("SINKGAN_STAGE", str(tmp_path / "stage"))
-    with pytest.raises(SystemExit, match="payload is not complete.*stage .carry/partNN"):
+    with pytest.raises(SystemExit, match="run: the payload is not complete.*stage .carry/partNN"):
         gpu_sitting.run("small", 540, 60, 4, tmp_path / "out", 15.0)
+    with pytest.raises(SystemExit, match="speed: the payload is not complete"):
+        gpu_sitting.speed(tmp_path / "out")
     assert not (tmp_path / "stage" / "work").exists()
 
 
@@ -114,7 +116,8 @@ def test_the_printed_session_stages_every_part_then_sits():
     parts = [Path(f".carry/part{k:02d}") for k in (1, 2, 3)]
     commands = gpu_sitting.session_commands(parts)
     assert [c for c, _ in commands] == [".carry/part01", ".carry/part02", ".carry/part03", ""]
-    assert "stage .carry/part03 && python3 tools/gpu_sitting.py run --scale small" in commands[2][1]
+    assert "stage .carry/part03 && python3 tools/gpu_sitting.py speed" in commands[2][1]
+    assert commands[3][1].startswith("python3 tools/gpu_sitting.py run --scale small --budget 540")
     assert all(len(cmd) <= 2000 for _, cmd in commands)  # the device tool's limit on a command
 
 

@@ -20,10 +20,15 @@ Here (a machine with the internet), once::
 beside the working tree as it is now, and prints the commands of a session.  There, one command
 per part (each carries its part)::
 
-    python3 tools/gpu_sitting.py stage .carry/part01        # ... and the last part together with a sitting:
-    python3 tools/gpu_sitting.py stage .carry/partNN && python3 tools/gpu_sitting.py run --scale small --out "$OUT"
+    python3 tools/gpu_sitting.py stage .carry/part01        # ... and the last part with the speed checks:
+    python3 tools/gpu_sitting.py stage .carry/partNN && python3 tools/gpu_sitting.py speed --out "$OUT"
 
-then more sittings (``run`` alone) while device time lasts; after each, here::
+(``speed``: the fused kernels' and the compiled path's tests on the GPU, ``sinkgan bench`` and its
+concurrency table), then sittings while device time lasts::
+
+    python3 tools/gpu_sitting.py run --scale small --out "$OUT"
+
+after each, here::
 
     python3 tools/gpu_sitting.py unpack /path/to/returned/files     # into results/<scale>/, then commit
 
@@ -126,17 +131,18 @@ def prepare(root: Path = ROOT, part_bytes: int | None = None, margin: int = 6 * 
     return parts
 
 
-def session_commands(parts: list[Path], scale: str = "small", budget: int = 480) -> list[tuple[str, str]]:
-    """``(carry, command)`` of the device commands of one session: one per part, the last one also
-    a first sitting."""
+def session_commands(parts: list[Path], scale: str = "small", budget: int = 540) -> list[tuple[str, str]]:
+    """``(carry, command)`` of the device commands of one session: one per part (the last one also
+    runs the speed checks: the fused kernels' tests on the GPU and the benchmark), then sittings."""
     out = []
     for k, part in enumerate(parts):
         rel = f"{CARRY}/{part.name}"
         cmd = f"python3 tools/gpu_sitting.py stage {rel}"
         if k == len(parts) - 1:
-            cmd += f' && python3 tools/gpu_sitting.py run --scale {scale} --budget {budget} --out "$OUT"'
+            cmd += ' && python3 tools/gpu_sitting.py speed --out "$OUT"'
         out.append((rel, cmd))
-    out.append(("", f'python3 tools/gpu_sitting.py run --scale {scale} --budget 540 --out "$OUT"   (repeat while device time lasts)'))
+    out.append(("", f'python3 tools/gpu_sitting.py run --scale {scale} --budget {budget} --out "$OUT"   '
+                    f'(repeat while device time lasts)'))
     return out
 
 
@@ -265,12 +271,14 @@ def unpack(parts_dir: Path, root: Path = ROOT) -> list[str]:
     return names
 
 
-def run(scale: str, budget: float, grace: float, jobs: int, out: Path, part_mb: float) -> int:
-    start = time.monotonic()
+def work_folder(command: str, jobs: int = 1) -> tuple[Path, dict]:
+    """The staged work folder, brought up to date with the working tree, and the environment that
+    runs the package there (the payload's wheels, ``python`` on PATH); refuses while the payload
+    is incomplete."""
     stage_dir = stage_root()
     missing = staged_missing(stage_dir)
     if missing:
-        raise SystemExit(f"run: the payload is not complete on this machine (missing: {', '.join(missing)}); run "
+        raise SystemExit(f"{command}: the payload is not complete on this machine (missing: {', '.join(missing)}); run "
                          f"`python3 tools/gpu_sitting.py stage .carry/partNN` for each part first (`make gpu-prepare` "
                          f"made them here)")
     work = stage_dir / "work"
@@ -289,6 +297,30 @@ def run(scale: str, budget: float, grace: float, jobs: int, out: Path, part_mb: 
     env = dict(os.environ, PYTHONUNBUFFERED="1", SINKGAN_GPU_JOBS=str(jobs),  # recorded in each summary
                PYTHONPATH=os.pathsep.join([str(site), str(work / "code"), os.environ.get("PYTHONPATH", "")]),
                PATH=os.pathsep.join([str(shims), str(site / "bin"), os.environ.get("PATH", "")]))
+    return work, env
+
+
+def speed(out: Path, jobs: str = "1,2,4,8") -> int:
+    """The speed checks of a GPU session, into ``out``: the fused kernels' and the compiled path's
+    tests on the GPU (``gpu-tests.log``), ``sinkgan bench`` (``bench.json``, to commit as
+    results/bench/<device>.json) and the concurrency table (``bench-concurrency.json``)."""
+    work, env = work_folder("speed")
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "gpu-tests.log", "w") as log:
+        tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                                "tests/test_sinkhorn_fused.py", "tests/test_compile.py"], cwd=work, env=env,
+                               stdout=log, stderr=subprocess.STDOUT).returncode
+    print(f"[gpu_sitting] GPU tests exit {tests} (log in {out / 'gpu-tests.log'})", flush=True)
+    bench = [sys.executable, "-m", "sinkgan", "bench"]
+    rc = subprocess.run([*bench, "--out", str(out / "bench.json")], cwd=work, env=env).returncode
+    rc = rc or subprocess.run([*bench, "--only", "concurrency", "--concurrency", jobs,
+                               "--out", str(out / "bench-concurrency.json")], cwd=work, env=env).returncode
+    return tests or rc
+
+
+def run(scale: str, budget: float, grace: float, jobs: int, out: Path, part_mb: float) -> int:
+    start = time.monotonic()
+    work, env = work_folder("run", jobs)
     limit = max(30, int(budget - grace - (time.monotonic() - start)))
     cmd = ["timeout", "--signal=TERM", "--kill-after=60", str(limit), sys.executable, "-m", "snakemake", "all",
            "--cores", str(os.cpu_count() or 1), "--resources", f"gpu={jobs}", "--keep-going", "--rerun-incomplete",
@@ -310,6 +342,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = ap.add_subparsers(dest="cmd", required=True)
     q = sub.add_parser("prepare", help="here: split .whl/ and data/fashion-mnist/ into .carry/partNN/ and print the session")
     q.add_argument("--scale", default="small", help="the scale the printed session trains (default small)")
+    v = sub.add_parser("speed", help="there: the fused/compiled tests on the GPU, the benchmark and the concurrency table")
+    v.add_argument("--out", type=Path, required=True, help="folder for the logs and JSON (the device's $OUT)")
+    v.add_argument("--concurrency", default="1,2,4,8", help="training jobs at once to time (default 1,2,4,8)")
     s = sub.add_parser("stage", help="there: add one carried part; the last one unpacks the payload and installs it")
     s.add_argument("part", type=Path, help="a folder .carry/partNN (carried by this command)")
     r = sub.add_parser("run", help="there: one sitting: the DAG for --budget seconds, then pack what finished")
@@ -341,6 +376,8 @@ def main(argv: list[str] | None = None) -> int:
     if a.cmd == "stage":
         stage(a.part)
         return 0
+    if a.cmd == "speed":
+        return speed(a.out, a.concurrency)
     if a.cmd == "run":
         if a.jobs < 1 or not a.budget > a.grace >= 0:
             ap.error("--jobs must be >= 1 and --budget > --grace >= 0")

@@ -11,6 +11,9 @@ Two tables, written to ``results/bench/<device-name>.json`` and printed:
   (``SamplesLoss("sinkhorn")``: its own eps-scaling schedule, not L fixed iterations) and POT
   (``ot.sinkhorn2(method="sinkhorn_log", numItermax=L)``, three calls), in the same run.
 
+``--concurrency 1,2,4,8`` adds a third: the aggregate DCGAN iterations per second of K training
+processes sharing the device at once (the study's runs are independent; ``--resources gpu=K``).
+
 Every figure is the median of ``repeats`` timed calls after ``warmup`` calls (CUDA is
 synchronised around each call).  ``--quick`` uses fewer repeats and drops n = 4096 (for CPUs).
 Timings are benchmark figures, not tests.
@@ -133,6 +136,63 @@ def divergence_rows(device: torch.device, sizes, repeats: int, warmup: int) -> l
     return rows
 
 
+#: the DCGAN setting of the concurrency table (jobs sharing one device)
+CONCURRENT_SETTING = dict(arch="dcgan", batch_size=100)
+
+
+def concurrency_rows(device: torch.device, jobs=(1, 2, 4, 8), seconds: float = 20.0, setting: dict | None = None,
+                     startup_s: float = 60.0) -> list[dict]:
+    """Aggregate training iterations per second with ``k`` processes training at once on one
+    device (the study's independent runs sharing a GPU, ``--resources gpu=k``), for each ``k`` in
+    ``jobs``.  Each worker builds its trainer, warms up, waits for a common start time (``startup_s``
+    after launch), then counts the iterations it finishes in ``seconds``."""
+    import subprocess
+    import sys
+
+    setting = {**CONCURRENT_SETTING, **(setting or {})}
+    rows = []
+    for k in jobs:
+        start_at = time.time() + startup_s
+        argv = [sys.executable, "-m", "sinkgan", "bench", "--worker", json.dumps(setting), "--device", device.type,
+                "--worker-start", str(start_at), "--worker-seconds", str(seconds)]
+        procs = [subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) for _ in range(k)]
+        outs = [p.communicate()[0] for p in procs]
+        if any(p.returncode for p in procs):
+            rows.append({"jobs": k, "skipped": f"a worker failed (exit {[p.returncode for p in procs]})"})
+            continue
+        counts = [json.loads(o.strip().splitlines()[-1]) for o in outs]
+        late = sum(c["late"] for c in counts)
+        rate = sum(c["iterations"] / c["seconds"] for c in counts)
+        rows.append({"jobs": k, "iterations_per_s": rate, "per_job_iterations_per_s": rate / k,
+                     "speedup_vs_one_job": rate / rows[0]["iterations_per_s"] if rows and "iterations_per_s" in rows[0] else 1.0,
+                     "seconds": seconds, "late_workers": late, "setting": setting})
+        print(f"  {k} job(s) at once: {rate:8.2f} it/s in all ({rate / k:.2f} each)", flush=True)
+    return rows
+
+
+def _worker(setting: dict, device: str, start_at: float, seconds: float) -> int:
+    """One process of :func:`concurrency_rows`: prints ``{"iterations", "seconds", "late"}``."""
+    from .train import Trainer
+
+    cfg = validate(TrainConfig, {"dataset": "digits", "device": device, **setting})
+    dev = torch.device(device)
+    trainer = Trainer(cfg, dev)
+    for _ in range(2):
+        trainer.step()
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+    late = time.time() > start_at
+    time.sleep(max(0.0, start_at - time.time()))
+    t0, n = time.perf_counter(), 0
+    while time.perf_counter() - t0 < seconds:
+        trainer.step()
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+        n += 1
+    print(json.dumps({"iterations": n, "seconds": time.perf_counter() - t0, "late": int(late)}), flush=True)
+    return 0
+
+
 def versions() -> dict:
     out = {}
     for mod in ("torch", "triton", "geomloss", "ot", "numpy"):
@@ -157,14 +217,25 @@ def print_table(result: dict) -> None:
     for r in result["divergence"]:
         t = f"{r['median_s'] * 1e3:10.2f}" if "median_s" in r else "   skipped"
         print(f"{'n = ' + str(r['n']):<22}{r['impl']:<10}{t}")
+    if result.get("concurrency"):
+        print(f"\n{'DCGAN jobs at once':<22}{'it/s in all':>12}{'x one job':>11}")
+        for r in result["concurrency"]:
+            line = f"{r['iterations_per_s']:12.2f}{r['speedup_vs_one_job']:11.2f}" if "iterations_per_s" in r else "     skipped"
+            print(f"{r['jobs']:<22}{line}")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """The options of ``sinkgan bench`` (and ``python -m sinkgan.bench``)."""
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="where to time (default auto)")
     parser.add_argument("--quick", action="store_true", help="2 repeats after 1 warm-up, n <= 1024 (for CPUs)")
-    parser.add_argument("--only", choices=("training", "divergence"), default=None, help="run one of the two tables")
+    parser.add_argument("--only", choices=("training", "divergence", "concurrency"), default=None,
+                        help="run one of the tables (concurrency: with --concurrency)")
     parser.add_argument("--out", default=None, help="JSON file (default results/bench/<device-name>.json)")
+    parser.add_argument("--concurrency", default="", metavar="K,K,...",
+                        help="also time K DCGAN training processes at once on the device, e.g. 1,2,4,8 (default: not)")
+    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)  # one process of --concurrency
+    parser.add_argument("--worker-start", type=float, default=0.0, help=argparse.SUPPRESS)
+    parser.add_argument("--worker-seconds", type=float, default=20.0, help=argparse.SUPPRESS)
 
 
 def main(argv=None) -> int:
@@ -178,17 +249,28 @@ def run(args) -> int:
     """Time what :func:`configure`'s options ask for; write the JSON and print the table."""
     from .train import resolve_device
 
+    if args.worker is not None:
+        return _worker(json.loads(args.worker), args.device, args.worker_start, args.worker_seconds)
+    try:
+        jobs = [int(k) for k in args.concurrency.split(",") if k.strip()]
+    except ValueError:
+        jobs = [0]
+    if any(k < 1 for k in jobs) or (args.only == "concurrency" and not jobs):
+        raise SystemExit(f"sinkgan bench: --concurrency {args.concurrency!r}: allowed a comma-separated list of "
+                         f"integers >= 1, e.g. 1,2,4,8")
     device = resolve_device(args.device)
     repeats, warmup = (2, 1) if args.quick else (10, 3)
     sizes = SIZES[:2] if args.quick else SIZES
     name = device_name(device)
     print(f"sinkgan bench on {name}", flush=True)
     result = {"device": name, "quick": args.quick, "versions": versions(), "provenance": provenance(device),
-              "threads": torch.get_num_threads(), "training": [], "divergence": []}
+              "threads": torch.get_num_threads(), "training": [], "divergence": [], "concurrency": []}
     if args.only in (None, "training"):
         result["training"] = training_rows(device, repeats, warmup)
     if args.only in (None, "divergence"):
         result["divergence"] = divergence_rows(device, sizes, repeats * 2, warmup)
+    if jobs and args.only in (None, "concurrency"):
+        result["concurrency"] = concurrency_rows(device, jobs, startup_s=30.0 if device.type == "cuda" else 60.0)
     out = Path(args.out) if args.out else repo_root() / "results" / "bench" / f"{slug(name)}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
