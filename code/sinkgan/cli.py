@@ -1,7 +1,7 @@
 """sinkgan: the one command line of the reproduction (``sinkgan COMMAND --help`` for each).
 
   train CONFIG --out DIR     train one run          train-study SCALE RUN_ID   one run of the study
-  study list|show|manifest   the study's runs       validate CONFIG            check a config
+  study list|show|manifest|cost  the study's runs  validate CONFIG            check a config
   metrics quality|track|rate measurements           data list|fetch|prepare    data sets
   table table2|table3        Tables 2 and 3         report scorecard|build     the report
   sing l2|encoder|gan        a SiNG experiment      bench [--quick]            time training and S_eps
@@ -155,6 +155,20 @@ def _study_manifest(args) -> int:
     return 0
 
 
+def _study_cost(args) -> int:
+    """Estimated training hours of the scale on the benchmarked device (sinkgan.cost)."""
+    from .config import ConfigError
+    from .cost import format_cost, read_bench, scale_cost
+
+    try:
+        cost = scale_cost(_study(args), read_bench(args.bench), args.precision, args.mode)
+    except (ConfigError, ValueError, OSError) as err:
+        print(f"sinkgan: {err}", file=sys.stderr)
+        return 2
+    print(format_cost(cost))
+    return 0
+
+
 def _add_study_options(p, scale_positional: bool = False) -> None:
     from .study import SCALES
 
@@ -235,6 +249,13 @@ def build_parser(groups=None) -> argparse.ArgumentParser:
                                               "commit, device and times")
     _add_study_options(q)
     q.set_defaults(func=_study_manifest)
+    q = study_sub.add_parser("cost", help="estimated hours to train the scale on a benchmarked device (sinkgan.cost)")
+    _add_study_options(q)
+    q.add_argument("--bench", required=True, metavar="JSON", help="a benchmark, results/bench/<device>.json")
+    q.add_argument("--precision", default="fp32", help="the benchmark's precision to use (fp32, tf32; default fp32)")
+    q.add_argument("--mode", default=None, choices=("eager", "compiled", "fused"),
+                   help="time every run in this mode (default: the mode each run's config trains in)")
+    q.set_defaults(func=_study_cost)
 
     p = sub.add_parser("run-config", help="the resolved config of a study run (same as `study show RUN --scale SCALE`)")
     _add_study_options(p, scale_positional=True)

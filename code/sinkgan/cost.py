@@ -1,0 +1,99 @@
+r"""What training a scale's study costs on a device, from that device's benchmark (``sinkgan study cost``).
+
+Each training run of the scale costs its iterations times the benchmark's time of one paper-size
+iteration of its network (``results/bench/<device>.json``: the fastest timed mode in the chosen
+precision), scaled to the run's mini-batch and number of network passes:
+
+.. math::
+
+    t_\text{run} = T \, t_\text{bench}(\text{arch}) \, \frac{m}{m_\text{bench}} \,
+                   \frac{n_\text{critic} + 1}{n_{\text{critic}, \text{bench}} + 1}
+
+(SimSGDA: two passes an iteration instead of :math:`n_\text{critic} + 1`).  The time is taken as
+linear in the mini-batch, as the convolutions that dominate an iteration are; the Sinkhorn losses,
+quadratic in m, are a small part at the training sizes.  It is an estimate of training alone,
+one job at a time: measurements (FID/KID, tracking), the SiNG experiments and the gain of
+several jobs sharing a device (``sinkgan bench --concurrency``) are not in it.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+#: the benchmark setting that times each architecture, and its mini-batch
+BENCH_SETTINGS = {"dcgan": ("dcgan-mnist (m=100)", 100), "resnet": ("resnet (m=64)", 64)}
+#: critic steps of the benchmark's iteration (Algorithm 1 at paper size)
+BENCH_N_CRITIC = 10
+
+
+#: the paper's network widths; the benchmark times these
+PAPER_WIDTHS = {"ngf": 64, "ndf": 64}
+
+
+def run_mode(cfg) -> str:
+    """The benchmark mode a run trains in: ``compiled`` (``compile`` set), ``fused`` (``backend=fused``) or ``eager``."""
+    if cfg.compile != "none":
+        return "compiled"
+    return "fused" if cfg.backend == "fused" else "eager"
+
+
+def iteration_seconds(bench: dict, arch: str, mode: str, precision: str = "fp32") -> float:
+    """The benchmark's median time of one paper-size ``arch`` iteration in ``mode`` and ``precision``."""
+    setting = BENCH_SETTINGS[arch][0]
+    rows = [r for r in bench.get("training", []) if r["setting"] == setting and r["precision"] == precision]
+    timed = [r["median_s"] for r in rows if r["mode"] == mode and "median_s" in r]
+    if not timed:
+        have = sorted({(r["mode"], r["precision"]) for r in bench.get("training", []) if "median_s" in r})
+        raise ValueError(f"the benchmark of {bench.get('device', '?')} times no {setting!r} iteration in mode {mode!r}, "
+                         f"{precision}; timed there: {', '.join(f'{m} {p}' for m, p in have) or 'none'}")
+    return timed[0]
+
+
+def passes(cfg) -> int:
+    """Network passes of one iteration: n_critic critic steps and a generator step (SimSGDA: both at once)."""
+    return 2 if cfg.variant == "simsgda" else cfg.n_critic + 1
+
+
+def run_seconds(cfg, per_iteration: float) -> float:
+    """The estimated training time of one run (module docstring)."""
+    m_bench = BENCH_SETTINGS[cfg.arch][1]
+    return cfg.iterations * per_iteration * (cfg.batch_size / m_bench) * passes(cfg) / (BENCH_N_CRITIC + 1)
+
+
+def scale_cost(study, bench: dict, precision: str = "fp32", mode: str | None = None) -> dict:
+    """Per architecture and mode: runs, generator iterations, estimated hours; and the
+    total.  ``mode``: time every run in this benchmark mode (default: the mode each run's config
+    trains in, :func:`run_mode`)."""
+    narrowed = sorted({s.run_id for s in study.runs().values()
+                       if any(getattr(s.config, k) != v for k, v in PAPER_WIDTHS.items())})
+    if narrowed:
+        raise ValueError(f"scale {study.scale_name}: {len(narrowed)} runs use networks narrower than the paper's "
+                         f"(ngf = ndf = 64), which the benchmark does not time; allowed: scales of paper-size networks "
+                         f"(cpu, small, paper)")
+    per_arch: dict[str, dict] = {}
+    for spec in study.runs().values():
+        cfg = spec.config
+        run_mode_ = mode or run_mode(cfg)
+        seconds = iteration_seconds(bench, cfg.arch, run_mode_, precision)
+        key = f"{cfg.arch} {run_mode_}"
+        row = per_arch.setdefault(key, {"runs": 0, "iterations": 0, "hours": 0.0, "mode": run_mode_,
+                                        "seconds_per_iteration": seconds})
+        row["runs"] += 1
+        row["iterations"] += cfg.iterations
+        row["hours"] += run_seconds(cfg, seconds) / 3600
+    return {"scale": study.scale_name, "device": bench.get("device"), "precision": precision, "per_arch": per_arch,
+            "hours": sum(r["hours"] for r in per_arch.values()), "runs": sum(r["runs"] for r in per_arch.values())}
+
+
+def read_bench(path: str | Path) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+def format_cost(cost: dict) -> str:
+    lines = [f"training the {cost['scale']} scale on {cost['device']} ({cost['precision']}), one job at a time "
+             f"(an estimate from the benchmark; see sinkgan.cost):"]
+    for arch, r in sorted(cost["per_arch"].items()):
+        lines.append(f"  {arch:<16} {r['runs']:>3} runs  {r['iterations']:>11,} iterations  {r['hours']:>12,.1f} h"
+                     f"  ({r['seconds_per_iteration'] * 1e3:.1f} ms a paper-size iteration)")
+    lines.append(f"  {'all':<16} {cost['runs']:>3} runs  {'':>22} {cost['hours']:>12,.1f} h")
+    return "\n".join(lines)
