@@ -44,7 +44,7 @@ def test_every_run_of_the_scale_has_a_line_finished_or_not(tmp_path):
 def test_the_file_is_a_tab_separated_table_that_round_trips(tmp_path):
     study = _study_tree(tmp_path)
     _finish(next(iter(study.runs().values())), device="cpu (x86_64, 2 cores, 2 threads)", gpu_seconds=None)
-    path = write_manifest(study)
+    path, _ = write_manifest(study)
     assert path == tmp_path / "results" / "small" / "MANIFEST"
     lines = [line.split("\t") for line in path.read_text().splitlines()]
     assert tuple(lines[0]) == COLUMNS and all(len(line) == len(COLUMNS) for line in lines)

@@ -141,17 +141,16 @@ def _study_list(args) -> int:
 def _study_manifest(args) -> int:
     """Write results/<scale>/MANIFEST (one line per run of the scale, finished or not) and print it."""
     from .config import ConfigError
-    from .manifest import write_manifest
+    from .manifest import format_manifest, write_manifest
 
     try:
-        path = write_manifest(_study(args))
+        path, rows = write_manifest(_study(args))
     except ConfigError as err:
         print(f"sinkgan: {err}", file=sys.stderr)
         return 2
-    text = path.read_text()
-    print(text, end="")
-    finished = sum(1 for line in text.splitlines()[1:] if line.split("\t")[1] == "yes")
-    print(f"sinkgan: {finished} of {len(text.splitlines()) - 1} runs finished; manifest in {path}", file=sys.stderr)
+    print(format_manifest(rows), end="")
+    finished = sum(1 for row in rows if row["finished"] == "yes")
+    print(f"sinkgan: {finished} of {len(rows)} runs finished; manifest in {path}", file=sys.stderr)
     return 0
 
 

@@ -73,8 +73,10 @@ def format_manifest(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_manifest(study, path: str | Path | None = None) -> Path:
-    """Write (atomically) the manifest of ``study`` to ``path`` (default results/<scale>/MANIFEST)."""
+def write_manifest(study, path: str | Path | None = None) -> tuple[Path, list[dict]]:
+    """Write (atomically) the manifest of ``study`` to ``path`` (default results/<scale>/MANIFEST);
+    returns the path and the rows written."""
     path = Path(path) if path is not None else study.results / "MANIFEST"
-    atomic.atomic_write_text(path, format_manifest(manifest_rows(study)))
-    return path
+    rows = manifest_rows(study)
+    atomic.atomic_write_text(path, format_manifest(rows))
+    return path, rows
