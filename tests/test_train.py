@@ -42,6 +42,20 @@ def test_run_directory_layout(tmp_path):
     assert not list(out.rglob("*.tmp"))
 
 
+def test_summary_names_the_commit_the_run_trained_with(tmp_path, monkeypatch):
+    """HEAD may move while a run trains (a commit made during a long run): summary.json must name
+    the code the process started with, the same commit as config.yaml's provenance."""
+    from sinkgan import provenance
+
+    commits = iter(["trained-with", "head-at-the-end", "later", "later"])
+    monkeypatch.setattr(provenance, "git_commit", lambda short=True: next(commits))
+    out = tmp_path / "run"
+    train(tiny(), out, progress=False)
+    summary = yaml.safe_load((out / "summary.json").read_text())
+    assert yaml.safe_load((out / "config.yaml").read_text())["provenance"]["commit"] == "trained-with"
+    assert summary["commit"] == "trained-with"
+
+
 def test_seqsgda_is_algorithm_1(monkeypatch):
     """n_critic critic steps on fresh batches, then one generator step on the last batch."""
     tr = Trainer(tiny())

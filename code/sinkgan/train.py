@@ -38,7 +38,7 @@ from .data import load_dataset
 from .images import image_grid, save_png
 from .models import build_networks, clip_weights_
 from .progress import Progress
-from .provenance import device_time, git_commit, provenance, tensor_sha256
+from .provenance import device_time, provenance, tensor_sha256
 from .rundir import LOG_COLUMNS, CheckpointError, checkpoint_path, load_state_dict_into, read_torch_file
 from .sinkhorn import entropic_ot, sinkhorn_divergence
 
@@ -520,7 +520,9 @@ def _train_locked(cfg: TrainConfig, out: Path, trainer: Trainer, log: RunLog, ck
         "data_sha256": tensor_sha256(trainer.dataset.images),
         "scale": scale,
     }
-    atomic_write_yaml(out / "config.yaml", {**cfg.to_dict(), "provenance": {**provenance(trainer.device), **info}})
+    # read once: the summary names the code this process trained with, not whatever HEAD is when it ends
+    prov = provenance(trainer.device)
+    atomic_write_yaml(out / "config.yaml", {**cfg.to_dict(), "provenance": {**prov, **info}})
 
     block = min(cfg.log_every, LOG_BUFFER_ROWS)
     if block < cfg.log_every:
@@ -629,9 +631,9 @@ def _train_locked(cfg: TrainConfig, out: Path, trainer: Trainer, log: RunLog, ck
         "final_g_loss": float(tail.g_loss.mean()),
         "final_d_loss": float(tail.d_loss.mean()),
         "wall_seconds": float(frame.wall_seconds.iloc[-1]),
-        "device": provenance(trainer.device)["device"],
+        "device": prov["device"],
         "device_type": trainer.device.type,
-        "commit": git_commit(),
+        "commit": prov["commit"],
         "torch": str(torch.__version__),
         "finite": bool(np.isfinite(frame[["g_loss", "d_loss"]].to_numpy()).all()),
         **device_time(trainer.device, frame.wall_seconds.iloc[-1]),

@@ -383,6 +383,7 @@ def quality_for_run(run_dir: str | Path, scale: str, out: str | Path | None = No
 
     run_dir = Path(run_dir)
     summary = read_summary(run_dir)
+    commit = git_commit()  # the code that measures, read before HEAD can move under a long measurement
     if n_samples is None:
         n_samples = int(scale_settings(scale)["quality"]["n_samples"])
     if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 2:
@@ -422,7 +423,7 @@ def quality_for_run(run_dir: str | Path, scale: str, out: str | Path | None = No
         "run_commit": summary.get("commit"),
         "iterations": summary.get("iterations"),
         "scale": scale,
-        "commit": git_commit(),
+        "commit": commit,
         "torch_fidelity": _version("torch_fidelity"),
         "device": str(dev),
     }

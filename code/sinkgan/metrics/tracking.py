@@ -136,6 +136,7 @@ def track_run(run_dir: str | Path, scale: str, out_dir: str | Path | None = None
 
     run_dir = Path(run_dir)
     summary = read_summary(run_dir)
+    commit = git_commit()  # the code that measures, read before HEAD can move under a long measurement
     ckpt = checkpoint_path(run_dir)
     if not ckpt.is_file():
         raise FileNotFoundError(f"{ckpt} does not exist: tracking needs the run's full training state "
@@ -176,7 +177,7 @@ def track_run(run_dir: str | Path, scale: str, out_dir: str | Path | None = None
         "dataset_is_standin": summary.get("dataset_is_standin"),
         "stands_in_for": summary.get("stands_in_for"),
         "scale": scale,
-        "commit": git_commit(),
+        "commit": commit,
         "run_commit": summary.get("commit"),
         "device": str(dev),
         "wall_seconds": round(time.perf_counter() - t0, 3),
