@@ -10,7 +10,7 @@ SHELL := /bin/bash
 # this machine's pip configuration names index folders that do not exist; pip warns once per package
 QUIET_PIP := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: setup system-deps figures figures-cached test test-fast paper dry-run clean-smoke verify-results gpu-prepare gpu-sitting report-html bench manifest
+.PHONY: setup system-deps figures figures-cached test test-fast paper paper-cached dry-run clean-smoke verify-results gpu-prepare gpu-sitting report-html bench manifest
 
 ## setup: virtual environment with the pinned dependencies (requirements.txt) and the package
 setup: $(VENV)/.installed
@@ -48,6 +48,11 @@ test-fast: setup
 ## paper: the reproduction report paper/SCALE/main.pdf (copied to paper/main.pdf) at SCALE
 paper: setup
 	$(BIN)/snakemake paper/main.pdf --cores $(CORES) --config scale=$(SCALE)
+
+## paper-cached: the report from results/SCALE without training (no GPU); on a partly trained scale it
+## shows the figures whose results are there and says on its first page which are missing
+paper-cached: setup
+	$(BIN)/snakemake paper/main.pdf --cores $(CORES) --allowed-rules $(DRAWING_RULES) scorecard paper paper_at_scale --config scale=$(SCALE) only_drawable=true
 
 ## bench: time a training iteration and S_eps on this machine (results/bench/<device>.json); BENCH_ARGS=--quick on a CPU
 BENCH_ARGS ?=

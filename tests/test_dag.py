@@ -183,6 +183,33 @@ def test_figures_cached_on_a_partly_trained_scale_draws_what_its_results_allow(f
     assert _snakemake([*small, "only_drawable=true"], cwd=fresh_clone).returncode == 0
 
 
+@pytest.mark.latex
+@pytest.mark.skipif(shutil.which("latexmk") is None or shutil.which("pdftotext") is None,
+                    reason="latexmk/pdftotext not installed")
+def test_paper_cached_on_a_partly_trained_scale_builds_a_partial_report(fresh_clone):
+    """`make paper-cached SCALE=small` on a fresh clone, where only some small runs are committed:
+    it trains nothing (no training rule is allowed), draws the figures whose results are there,
+    and builds a report whose first page names the figures it draws; without only_drawable the
+    same command is refused."""
+    from sinkgan.report import figure_list
+
+    cached = ["paper/main.pdf", "--cores", "2", "--allowed-rules", "plot", "table", "scorecard", "paper",
+              "paper_at_scale", "--config", "scale=small"]
+    refused = _snakemake(cached, cwd=fresh_clone, check=False)
+    assert refused.returncode != 0 and "summary.json" in refused.stdout + refused.stderr
+    _snakemake([*cached, "only_drawable=true"], cwd=fresh_clone)
+    study = Study.load("small", root=fresh_clone)
+    figures = list(study.spec["figures"])
+    drawn = [f for f in figures if (fresh_clone / "figures" / "small" / f"{f}.pdf").is_file()]
+    assert len(drawn) < len(figures)  # the small scale is not all trained (drop this test when it is)
+    text = subprocess.run(["pdftotext", str(fresh_clone / "paper" / "small" / "main.pdf"), "-"],
+                          capture_output=True, text=True, check=True).stdout
+    flat = " ".join(text.split())
+    assert f"draws {len(drawn)} of the {len(figures)} paper figures ({figure_list(drawn)})" in flat
+    assert flat.count("Not drawn yet.") == len(figures) - len(drawn) + len(SING)
+    assert (fresh_clone / "paper" / "main.pdf").read_bytes() == (fresh_clone / "paper" / "small" / "main.pdf").read_bytes()
+
+
 def test_unknown_scale_is_refused():
     proc = _snakemake(["all", "-n", "--config", "scale=huge"], cwd=ROOT, check=False)
     assert proc.returncode != 0 and "scale" in proc.stdout + proc.stderr and "smoke" in proc.stdout + proc.stderr

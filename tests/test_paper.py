@@ -11,6 +11,7 @@ import json
 import math
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -184,6 +185,44 @@ def test_paper_build_fails_on_missing_figure(tmp_path):
         report.build_paper(root / "paper")
 
 
+def _pdf_text(pdf: Path) -> str:
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    return " ".join(text.split())
+
+
+@pytest.mark.latex
+@pytest.mark.skipif(not HAVE_LATEXMK or shutil.which("pdftotext") is None, reason="latexmk/pdftotext not installed")
+def test_partial_report_and_the_first_page_read_what_is_there(tmp_path):
+    """A partly trained scale (`make paper-cached`): the figures not drawn yet are named on the first
+    page and replaced by a paragraph (no missing-file error); a person's reading of the results is
+    printed on the first page; the commit-mismatch warning appears only when the commits differ."""
+    root, study = synthetic_repo(tmp_path, skip_figure="fig13")
+    obs = root / "paper" / "observations.yaml"
+    obs.write_text(yaml.safe_dump({"smoke": {report.RESULTS_SHOW: {
+        "results": "0123456789ab", "text": "The synthetic generators draw nothing at all."}}}))
+    figs = report.figure_evidence("smoke", root, study=study)
+    with pytest.raises(ValueError, match="fig99"):
+        report.scorecard("smoke", root, figures=figs, commit="0123456789ab", not_drawn=["fig99"])
+    report.scorecard("smoke", root, figures=figs, commit="0123456789ab", not_drawn=["fig13"])
+    text = _pdf_text(report.build_paper(root / "paper", scale="smoke"))
+    first = text[:text.index("Every figure at a glance")]  # ligatures are text (glyphtounicode)
+    assert "Partial report." in first and "(Fig. 13)" in first.split("In place of the others")[1]
+    assert "draws 18 of the 19 paper figures (Figs. 4-12, 14-22)" in first
+    assert "What the results show. The synthetic generators draw nothing at all." in first and "stale" not in first
+    assert "commit mismatch" not in text and "MISMATCH" not in text  # the report's commit is the results'
+    assert "Not drawn yet." in text and "runs have finished training at this scale" in text
+    # the same results built by other code: flagged in the header; the reading is stale
+    report.scorecard("smoke", root, figures=figs, commit="fedcba987654", not_drawn=["fig13"])
+    obs.write_text(yaml.safe_dump({"smoke": {report.RESULTS_SHOW: {"results": "aaaaaaa", "text": "Old words."}}}))
+    report.scorecard("smoke", root, figures=figs, commit="fedcba987654", not_drawn=["fig13"])
+    text = _pdf_text(report.build_paper(root / "paper", scale="smoke"))
+    assert "commit mismatch: see Summary" in text and "may be stale" in text
+    # every figure drawn: no partial box
+    (root / "figures" / "smoke" / "fig13.pdf").write_bytes(tiny_pdf())
+    report.scorecard("smoke", root, figures=figs, commit="0123456789ab")
+    assert "Partial report" not in _pdf_text(report.build_paper(root / "paper", scale="smoke"))
+
+
 @pytest.mark.latex
 @pytest.mark.skipif(not HAVE_LATEXMK, reason="latexmk/pdflatex not installed")
 def test_report_of_one_scale_shows_that_scales_figures_only(tmp_path):
@@ -326,8 +365,9 @@ def test_what_we_see_is_printed_and_flagged_stale_for_other_results():
     for scale, figs in raw.items():
         assert scale in study["scales"]
         for fig, entry in figs.items():
-            assert fig in study["figures"] and set(entry) == {"results", "text"} and entry["text"].strip()
+            assert fig in study["figures"] or fig == report.RESULTS_SHOW, fig
+            assert set(entry) == {"results", "text"} and entry["text"].strip()
     # and the cpu report prints them, not stale: they were written for the committed cpu runs
-    cpu = {f: report.figure_evidence("cpu", REPO)[f] for f in raw["cpu"]}
+    cpu = {f: report.figure_evidence("cpu", REPO)[f] for f in raw["cpu"] if f != report.RESULTS_SHOW}
     for fig, fe in cpu.items():
         assert "stale" not in report.observation_paragraph(raw["cpu"][fig], fe), fig

@@ -5,6 +5,7 @@
 set -euo pipefail
 PACKAGES=(
   latexmk texlive-latex-recommended           # paper/ (make paper)
+  lmodern                                     # its T1 fonts as outlines: without them the report is bitmaps, text unsearchable
   poppler-utils                               # pdftotext: tests read the figures' stamps
   dataset-fashion-mnist                       # offline data set `fashion`
   slurm-wlm munge slurmdbd mariadb-server     # tests/test_slurm.py: a real one-node cluster

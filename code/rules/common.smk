@@ -82,6 +82,9 @@ TRACKING = {**STUDY.scale.get("tracking", {}),
 # The report: the SiNG figures this DAG builds are inputs of the paper (a missing one fails the build).
 PAPER_SING = [fig for fig in SING_FIGURES if fig in _report.SING_FIGURES]
 PAPER_INPUTS = _report.paper_inputs(SCALE, workflow.basedir, study=STUDY, sing=PAPER_SING)
+# --config only_drawable=true (`make figures-cached`, `make paper-cached`): a partly trained scale
+# draws what its results allow; the report shows those figures and says it is partial.
+ONLY_DRAWABLE = str(config.get("only_drawable", False)).lower() == "true"
 
 wildcard_constraints:
     run_id="[^/]+",
@@ -123,12 +126,17 @@ def missing_inputs(fig):
     return [f for f in plot_inputs(SimpleNamespace(fig=fig)) if not Path(f).exists()]
 
 
+def waiting_figures():
+    """Figure -> the files it reads that are not there yet, for every figure of the scale that waits."""
+    waiting = {Path(f).stem: missing_inputs(Path(f).stem) for f in ALL_FIGURES}
+    return {fig: files for fig, files in waiting.items() if files}
+
+
 def drawable_targets():
     """What `all` builds with ``--config only_drawable=true`` (``make figures-cached``): the figures
     whose results are all present, the tables, and the manifest once every run has finished; the
     figures left out are named on stderr with the first file each still waits for."""
-    waiting = {Path(f).stem: missing_inputs(Path(f).stem) for f in ALL_FIGURES}
-    waiting = {fig: files for fig, files in waiting.items() if files}
+    waiting = waiting_figures()
     if waiting:
         print(f"[sinkgan] only_drawable: {len(ALL_FIGURES) - len(waiting)} of {len(ALL_FIGURES)} figures of scale "
               f"{SCALE} have their results; not drawn: "
