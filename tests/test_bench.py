@@ -24,6 +24,16 @@ def test_the_concurrency_table_counts_the_iterations_of_every_job():
         assert r["late_workers"] == 0 and r["setting"]["batch_size"] == 8
 
 
+def test_speedup_is_over_the_one_job_row_and_absent_without_one():
+    """A speed-up is only relative to a measured one-job row: never 1.0 for want of a baseline."""
+    measured = lambda k, rate: {"jobs": k, "iterations_per_s": rate}  # noqa: E731
+    rows = bench.with_speedups([measured(1, 2.0), measured(2, 3.0), {"jobs": 4, "skipped": "a worker failed"}])
+    assert [r.get("speedup_vs_one_job") for r in rows] == [1.0, 1.5, None] and "skipped" in rows[2]
+    failed_one = bench.with_speedups([{"jobs": 1, "skipped": "a worker failed"}, measured(2, 3.0)])
+    assert failed_one[1]["speedup_vs_one_job"] is None
+    assert bench.with_speedups([measured(2, 3.0), measured(4, 5.0)])[0]["speedup_vs_one_job"] is None
+
+
 def test_concurrency_must_be_a_list_of_positive_integers(capsys):
     import pytest
 

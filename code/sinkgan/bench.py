@@ -164,10 +164,17 @@ def concurrency_rows(device: torch.device, jobs=(1, 2, 4, 8), seconds: float = 2
         late = sum(c["late"] for c in counts)
         rate = sum(c["iterations"] / c["seconds"] for c in counts)
         rows.append({"jobs": k, "iterations_per_s": rate, "per_job_iterations_per_s": rate / k,
-                     "speedup_vs_one_job": rate / rows[0]["iterations_per_s"] if rows and "iterations_per_s" in rows[0] else 1.0,
                      "seconds": seconds, "late_workers": late, "setting": setting})
         print(f"  {k} job(s) at once: {rate:8.2f} it/s in all ({rate / k:.2f} each)", flush=True)
-    return rows
+    return with_speedups(rows)
+
+
+def with_speedups(rows: list[dict]) -> list[dict]:
+    """Add ``speedup_vs_one_job`` (aggregate it/s over the one-job row's) to every measured row;
+    ``None`` where no one-job row was measured (not asked for, or its worker failed)."""
+    one = next((r["iterations_per_s"] for r in rows if r["jobs"] == 1 and "iterations_per_s" in r), None)
+    return [{**r, "speedup_vs_one_job": r["iterations_per_s"] / one if one else None} if "iterations_per_s" in r else r
+            for r in rows]
 
 
 def _worker(setting: dict, device: str, start_at: float, seconds: float) -> int:
@@ -220,7 +227,9 @@ def print_table(result: dict) -> None:
     if result.get("concurrency"):
         print(f"\n{'DCGAN jobs at once':<22}{'it/s in all':>12}{'x one job':>11}")
         for r in result["concurrency"]:
-            line = f"{r['iterations_per_s']:12.2f}{r['speedup_vs_one_job']:11.2f}" if "iterations_per_s" in r else "     skipped"
+            x = r.get("speedup_vs_one_job")
+            line = (f"{r['iterations_per_s']:12.2f}" + (f"{x:11.2f}" if x is not None else f"{'n/a':>11}")
+                    if "iterations_per_s" in r else "     skipped")
             print(f"{r['jobs']:<22}{line}")
 
 
