@@ -258,6 +258,23 @@ def test_short_runs_decide_comparisons_at_their_length_but_not_claims_about_the_
     assert res["qualifier"] == "on stand-in data (photos-standin for cats), at 12 generator iterations (the paper: 1000)"
 
 
+def test_a_subset_of_the_papers_data_is_not_a_stand_in():
+    """mnist5k is 5,000 of MNIST's own digits: a verdict on it is qualified by the subset and the
+    length, never "on stand-in data", and a policy that downgrades stand-ins does not downgrade it."""
+    def mnist5k(r: C.RunResult) -> C.RunResult:
+        r.summary.update(dataset="mnist5k", dataset_is_standin=True, stands_in_for="mnist")
+        return r
+
+    compare = C.Claim("c", "lower G", "Fig. X", "figX", "loss_order", {"first": "a", "second": "b", "g_loss": "<"})
+    runs = {"figX": fig(mnist5k(run("a", 1.0, 1.0, iterations=12)), mnist5k(run("b", 2.0, 1.0, seed=1, iterations=12)))}
+    for standin_policy in ("qualify", "inconclusive"):
+        pol = C.Policy(standin_data=standin_policy, min_iterations=1000, tail=0.25, z=2.0, short_runs="qualify")
+        (res,) = C.evaluate_claims(C.ClaimsSpec(pol, [compare]), runs)
+        assert res["status"] == "supported" and "stand-in" not in res["evidence"], standin_policy
+        assert res["qualifier"] == ("on a subset of the paper's data (mnist5k: real mnist images, fewer of them), "
+                                    "at 12 generator iterations (the paper: 1000)")
+
+
 def test_a_scale_that_decides_no_claim_leaves_every_verdict_inconclusive():
     """The smoke scale's narrowed networks (claims_undecidable in config/study.yaml): its 12-iteration
     numbers must not be shown as the paper supported or contradicted, even qualified."""

@@ -112,7 +112,8 @@ def test_notebook_writes_stamped_deterministic_pdf(results_root, fig, kind):
     if shutil.which("pdftotext"):
         text = " ".join(pdf_text(pdf).split())
         assert "scale: smoke" in text
-        assert "STAND-IN for" in text
+        for spec in specs:  # a stand-in named as one; mnist5k, MNIST's own digits, as a subset
+            assert data_words(spec) in text
         assert FAKE_COMMIT[:12] in text
         for spec in specs:
             assert plotting.run_label(spec).removeprefix(f"{plotting.dataset_title(spec, None)}, ") in text
@@ -122,6 +123,12 @@ def test_notebook_writes_stamped_deterministic_pdf(results_root, fig, kind):
             for spec in specs:
                 q = json.loads((root / "results" / SCALE / spec.run_id / "quality.json").read_text())
                 assert f"FID {q['fid']:.3g}" in text and f"KID {q['kid_mean']:#.3g}" in text
+
+
+def data_words(spec) -> str:
+    """How a figure's stamp names the data set of run ``spec`` at the smoke scale (all offline sets)."""
+    ds = spec.config.dataset
+    return f"{ds} (SUBSET of MNIST)" if ds == "mnist5k" else f"{ds} (STAND-IN for"
 
 
 @pytest.mark.parametrize("fig", [f for f in Study.load(SCALE).figures("losses") + Study.load(SCALE).figures("samples")])
@@ -149,7 +156,7 @@ def test_every_losses_and_samples_figure_draws(results_root, monkeypatch, fig):
     texts = " ".join(captured["texts"])
     assert captured["path"] == root / "figures" / SCALE / f"{fig}.pdf"
     stamp = [t for t in captured["texts"] if t.startswith("scale: smoke")]
-    assert len(stamp) == 1 and "STAND-IN for" in stamp[0]
+    assert len(stamp) == 1 and all(data_words(spec) in stamp[0] for spec in specs)
     for spec in specs:
         assert plotting.run_label(spec).removeprefix(f"{plotting.dataset_title(spec, None)}, ") in texts
     assert captured["width"] in (plotting.SINGLE, plotting.DOUBLE)
@@ -204,9 +211,11 @@ def _summary(**kw):
 
 def test_stamp_text_names_standins_iterations_and_commit():
     text = plotting.stamp_text("smoke", [_summary(), _summary(stands_in_for="cats", iterations=24),
-                                         _summary(dataset="mnist5k", dataset_is_standin=False, stands_in_for=None)])
+                                         _summary(dataset="cats", dataset_is_standin=False, stands_in_for=None),
+                                         _summary(dataset="mnist5k", stands_in_for="mnist")])
     assert "photos-standin (STAND-IN for CelebA, Cats)" in text
-    assert "mnist5k" in text and "mnist5k (" not in text
+    assert "cats" in text and "cats (" not in text  # the paper's own data: its name alone
+    assert "mnist5k (SUBSET of MNIST)" in text  # MNIST's own digits, fewer: not a stand-in
     assert "iterations: 12-24" in text
     assert FAKE_COMMIT[:12] + "+dirty" in text and FAKE_COMMIT not in text
 

@@ -46,6 +46,7 @@ import pandas as pd
 import yaml
 
 from . import rundir
+from .config import paper_subset
 
 STATUSES = ("supported", "contradicted", "inconclusive", "not-decidable")
 DECIDED = ("supported", "contradicted")
@@ -948,10 +949,20 @@ def load_claims(path: str | Path) -> ClaimsSpec:
 
 
 def standin_note(runs: Sequence[RunResult]) -> str | None:
-    """``"on stand-in data (photos-standin for cats; ...)"`` when any run used an offline stand-in, else None."""
+    """``"on stand-in data (photos-standin for cats; ...)"`` when any run used an offline stand-in, else None.
+    A subset of the paper's own data (``sinkgan.config.PAPER_SUBSETS``, e.g. mnist5k) is not a stand-in
+    (:func:`subset_note`)."""
     standin = sorted({f"{r.summary.get('dataset')} for {r.summary.get('stands_in_for') or r.paper_dataset or '?'}"
-                      for r in runs if r.summary and r.is_standin})
+                      for r in runs if r.summary and r.is_standin and not paper_subset(r.summary.get("dataset"))})
     return f"on stand-in data ({'; '.join(standin)})" if standin else None
+
+
+def subset_note(runs: Sequence[RunResult]) -> str | None:
+    """``"on a subset of the paper's data (mnist5k: real mnist images, fewer of them)"`` when any run
+    trained on one (:data:`sinkgan.config.PAPER_SUBSETS`), else None."""
+    subsets = sorted({f"{r.summary.get('dataset')}: real {paper_subset(r.summary.get('dataset'))} images, fewer of them"
+                      for r in runs if r.summary and paper_subset(r.summary.get("dataset"))})
+    return f"on a subset of the paper's data ({'; '.join(subsets)})" if subsets else None
 
 
 def _shortest(runs: Sequence[RunResult]) -> int | None:
@@ -999,7 +1010,8 @@ def apply_policy(verdict: Verdict, policy: Policy, min_iterations: int | None = 
         return verdict.status, verdict.evidence, [], None
     need = policy.min_iterations if min_iterations is None else min_iterations
     caveats = ([scale_caveat] if scale_caveat else []) + policy_caveats(verdict.runs, policy, need, needs_paper_length)
-    notes = [standin_note(verdict.runs) if policy.standin_data == "qualify" else None, length_note(verdict.runs, need)]
+    notes = [standin_note(verdict.runs) if policy.standin_data == "qualify" else None, subset_note(verdict.runs),
+             length_note(verdict.runs, need)]
     qualifier = ", ".join(n for n in notes if n) or None
     evidence = verdict.evidence
     if caveats:

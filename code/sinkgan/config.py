@@ -58,6 +58,16 @@ def check_max_images(max_images: int, batch_size: int) -> None:
 
 
 DATASET_IDS = ("mnist", "cats", "celeba", "cifar10", "mnist5k", "fashion", "fashion-rgb", "digits", "photos-standin")
+#: Offline sets made of the paper data set's own real images, fewer of them (``sinkgan.data``
+#: ``DatasetSpec.subset_of``): a verdict on one is about the paper's data, qualified by its size;
+#: the other offline sets are stand-ins (a different distribution).
+PAPER_SUBSETS = {"mnist5k": "mnist"}
+
+
+def paper_subset(dataset: str | None) -> str | None:
+    """The paper data set that ``dataset`` is a subset of (:data:`PAPER_SUBSETS`), else None."""
+    return PAPER_SUBSETS.get(str(dataset))
+
 VARIANTS = ("seqsgda", "simsgda", "sgd-autodiff")
 
 

@@ -68,6 +68,7 @@ import matplotlib.pyplot as plt  # noqa: E402  (after matplotlib.use)
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from . import rundir  # noqa: E402
+from .config import paper_subset  # noqa: E402
 from .atomic import atomic_write_bytes  # noqa: E402
 from .provenance import repo_root  # noqa: E402  (one definition of the root, shared with the study)
 
@@ -769,7 +770,8 @@ def stamp_text(scale: str, summaries: Sequence[Mapping[str, Any]]) -> str:
     """The provenance text of a figure drawn from runs with these ``summary.json`` dicts.
 
     Names the scale, every data set actually trained on -- a stand-in as
-    ``"<name> (STAND-IN for <paper data set>)"`` --, the iterations (a range if runs differ)
+    ``"<name> (STAND-IN for <paper data set>)"``, a subset of the paper's own data as
+    ``"<name> (SUBSET of <paper data set>)"`` --, the iterations (a range if runs differ)
     and the code version(s) (git commit) of the runs.
     """
     if not summaries:
@@ -779,16 +781,23 @@ def stamp_text(scale: str, summaries: Sequence[Mapping[str, Any]]) -> str:
         if missing:
             raise ValueError(f"summary.json lacks field(s) {missing}: {dict(s)}")
     data: dict[str, list[str]] = {}
+    subsets = {}
     for s in summaries:
         targets = data.setdefault(str(s["dataset"]), [])
-        if s.get("dataset_is_standin"):
+        if paper_subset(s["dataset"]):  # the paper's own images, fewer of them: not a stand-in
+            paper = str(paper_subset(s["dataset"]))
+            subsets[str(s["dataset"])] = DATASET_NAMES.get(paper, paper)
+        elif s.get("dataset_is_standin"):
             paper = str(s.get("stands_in_for") or "?")
             paper = DATASET_NAMES.get(paper.lower(), paper)
             if paper not in targets:
                 targets.append(paper)
     parts = []
     for name, targets in data.items():
-        parts.append(f"{name} (STAND-IN for {', '.join(targets)})" if targets else name)
+        if name in subsets:
+            parts.append(f"{name} (SUBSET of {subsets[name]})")
+        else:
+            parts.append(f"{name} (STAND-IN for {', '.join(targets)})" if targets else name)
     scales = {str(s.get("scale", scale)) for s in summaries}
     if scales != {scale}:
         raise ValueError(f"figure at scale {scale!r} drawn from runs of scale(s) {sorted(scales)}")
