@@ -359,6 +359,11 @@ def test_what_we_see_is_printed_and_flagged_stale_for_other_results():
     assert same.startswith(r"\paragraph{What we see.} Ours draws digits") and "abc1234" in same and "stale" not in same
     other = report.observation_paragraph(obs, C.FigureEvidence("fig05", [run("def5678")]))
     assert "may be stale" in other and "def5678" in other
+    # runs made by two commits (trained in different sessions): the entry names both
+    both = {"results": "def5678, abc1234", "text": "Two sessions."}
+    two = report.observation_paragraph(both, C.FigureEvidence("fig05", [run("abc1234"), run("def5678")]))
+    assert "stale" not in two and "commits" in two
+    assert "may be stale" in report.observation_paragraph(both, C.FigureEvidence("fig05", [run("abc1234")]))
     # the committed observations name scales and figures of the study, each with a commit and a text
     raw = yaml.safe_load((REPO / "paper" / "observations.yaml").read_text())
     study = yaml.safe_load((REPO / "config" / "study.yaml").read_text())

@@ -467,18 +467,9 @@ def not_drawn_sentence(figures: Mapping[str, C.FigureEvidence], not_drawn: Seque
 
 
 def results_show_text(entry: Mapping | None, figures: Mapping[str, C.FigureEvidence]) -> str:
-    """The first page's reading of the results (``paper/observations.yaml``, ``<scale>: results_show:``,
-    with ``results``: the commits of the runs looked at, comma-separated), flagged when the
-    report's runs were made by other commits; '' without an entry."""
-    if not entry:
-        return ""
-    seen = sorted(c.strip() for c in str(entry.get("results", "")).split(",") if c.strip())
-    made_by = sorted({str(r.summary.get("commit")) for fe in figures.values() for r in fe.runs if r.summary})
-    text = latex_text(str(entry.get("text", "")).strip())
-    if made_by == seen:
-        return text + rf" {{\footnotesize (Written after looking at the runs of commit{'s' if len(seen) > 1 else ''} \texttt{{{latex_escape(', '.join(seen))}}}.)}}"
-    return text + (rf" \emph{{Written for the runs of \texttt{{{latex_escape(', '.join(seen) or '?')}}}; the runs shown were "
-                   rf"made by \texttt{{{latex_escape(', '.join(made_by) or 'no finished run')}}}: the text may be stale.}}")
+    """The first page's reading of the results (``paper/observations.yaml``, ``<scale>: results_show:``;
+    :func:`person_reading` over every run of the report); '' without an entry."""
+    return person_reading(entry, [r for fe in figures.values() for r in fe.runs], "") if entry else ""
 
 
 def _fmt_pm(mean, sd) -> str:
@@ -617,15 +608,21 @@ def waiting_paragraph(fe: C.FigureEvidence | None) -> str:
 
 
 def observation_paragraph(obs: Mapping, fe: C.FigureEvidence) -> str:
-    """``What we see.`` and the text of a ``paper/observations.yaml`` entry (``results``: the commit of
-    the runs that were looked at); when the figure's runs were made by another commit, the
-    paragraph says the text was written for other results and may be stale."""
-    made_by = sorted({str(r.summary.get("commit")) for r in fe.runs if r.summary})
-    seen = str(obs.get("results", "?"))
-    text = rf"\paragraph{{What we see.}} {latex_text(str(obs.get('text', '')).strip())}"
-    if made_by == [seen]:
-        return text + rf" {{\footnotesize (Looked at the runs of commit \texttt{{{latex_escape(seen)}}}.)}}"
-    return text + (rf" \emph{{Written for the runs of commit \texttt{{{latex_escape(seen)}}}; these were made by "
+    """``What we see.`` and a ``paper/observations.yaml`` entry about figure ``fe`` (:func:`person_reading`)."""
+    return person_reading(obs, fe.runs, r"\paragraph{What we see.} ")
+
+
+def person_reading(entry: Mapping, runs: Sequence[C.RunResult], lead: str) -> str:
+    """A person's reading of results (an entry of ``paper/observations.yaml``: ``text``, and
+    ``results``: the commits of the runs looked at, comma-separated) after ``lead``.  When ``runs``
+    were made by other commits, it says the text was written for other results and may be stale."""
+    seen = sorted(c.strip() for c in str(entry.get("results", "")).split(",") if c.strip())
+    made_by = sorted({str(r.summary.get("commit")) for r in runs if r.summary})
+    text = lead + latex_text(str(entry.get("text", "")).strip())
+    commits = f"commit{'s' if len(seen) > 1 else ''} \\texttt{{{latex_escape(', '.join(seen) or '?')}}}"
+    if made_by == seen:
+        return text + rf" {{\footnotesize (Looked at the runs of {commits}.)}}"
+    return text + (rf" \emph{{Written for the runs of {commits}; these were made by "
                    rf"\texttt{{{latex_escape(', '.join(made_by) or 'no finished run')}}}: the text may be stale.}}")
 
 
