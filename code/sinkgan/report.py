@@ -37,6 +37,7 @@ import yaml
 from . import claims as C
 from . import rundir
 from .atomic import atomic_write_bytes, atomic_write_text
+from .config import paper_subset
 from .provenance import git_commit, repo_root
 
 REPO = repo_root()  # $SINKGAN_ROOT, else the working tree Snakemake runs in, else this checkout
@@ -818,7 +819,9 @@ def _what_we_ran(fe: C.FigureEvidence | None) -> str:
     for r in done:
         s = r.summary
         d = str(s.get("dataset"))
-        if s.get("dataset_is_standin"):
+        if paper_subset(d):
+            d += f" (subset of {paper_subset(d)})"
+        elif s.get("dataset_is_standin"):
             d += f" for {r.paper_dataset or s.get('stands_in_for') or '?'}"
         if d not in data:
             data.append(d)
