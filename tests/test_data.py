@@ -313,3 +313,14 @@ def test_fashion_rgb_is_fashion_in_three_equal_channels_from_the_grey_cache(tmp_
         assert torch.equal(rgb.images[:, c:c + 1], grey.images)
     assert "grey repeated to 3 channels" in rgb.source and rgb.is_standin
     assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == [data.cache_path("fashion", tmp_path, 30).name]
+
+
+def test_paper_subsets_are_offline_sets_of_the_papers_own_images():
+    """config.PAPER_SUBSETS (verdicts qualified 'on a subset', stamps 'SUBSET of') names only offline
+    sets whose images are drawn from the paper data set they are filed under."""
+    from sinkgan.config import PAPER_SUBSETS
+
+    assert PAPER_SUBSETS == {"mnist5k": "mnist"}
+    for name, paper in PAPER_SUBSETS.items():
+        assert DATASETS[name].stands_in_for == paper and "real" in DATASETS[name].description
+        assert not DATASETS[paper].is_standin

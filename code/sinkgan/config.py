@@ -58,8 +58,8 @@ def check_max_images(max_images: int, batch_size: int) -> None:
 
 
 DATASET_IDS = ("mnist", "cats", "celeba", "cifar10", "mnist5k", "fashion", "fashion-rgb", "digits", "photos-standin")
-#: Offline sets made of the paper data set's own real images, fewer of them (``sinkgan.data``
-#: ``DatasetSpec.subset_of``): a verdict on one is about the paper's data, qualified by its size;
+#: Offline sets made of the paper data set's own real images, fewer of them (data sets of
+#: ``sinkgan.data``): a verdict on one is about the paper's data, qualified by its size;
 #: the other offline sets are stand-ins (a different distribution).
 PAPER_SUBSETS = {"mnist5k": "mnist"}
 

