@@ -781,21 +781,17 @@ def stamp_text(scale: str, summaries: Sequence[Mapping[str, Any]]) -> str:
         if missing:
             raise ValueError(f"summary.json lacks field(s) {missing}: {dict(s)}")
     data: dict[str, list[str]] = {}
-    subsets = {}
     for s in summaries:
         targets = data.setdefault(str(s["dataset"]), [])
-        if paper_subset(s["dataset"]):  # the paper's own images, fewer of them: not a stand-in
-            paper = str(paper_subset(s["dataset"]))
-            subsets[str(s["dataset"])] = DATASET_NAMES.get(paper, paper)
-        elif s.get("dataset_is_standin"):
+        if s.get("dataset_is_standin") and not paper_subset(s["dataset"]):
             paper = str(s.get("stands_in_for") or "?")
             paper = DATASET_NAMES.get(paper.lower(), paper)
             if paper not in targets:
                 targets.append(paper)
     parts = []
     for name, targets in data.items():
-        if name in subsets:
-            parts.append(f"{name} (SUBSET of {subsets[name]})")
+        if whole := paper_subset(name):  # the paper's own images, fewer of them: not a stand-in
+            parts.append(f"{name} (SUBSET of {DATASET_NAMES.get(whole, whole)})")
         else:
             parts.append(f"{name} (STAND-IN for {', '.join(targets)})" if targets else name)
     scales = {str(s.get("scale", scale)) for s in summaries}

@@ -41,10 +41,9 @@ from .config import paper_subset
 from .provenance import git_commit, repo_root
 
 REPO = repo_root()  # $SINKGAN_ROOT, else the working tree Snakemake runs in, else this checkout
-#: Files written under ``paper/generated/<scale>/`` by :func:`write_generated`.
 #: The key of ``paper/observations.yaml`` (under a scale) whose text the first page prints.
 RESULTS_SHOW = "results_show"
-
+#: Files written under ``paper/generated/<scale>/`` by :func:`write_generated`.
 GENERATED = ("macros", "summary", "setup", "tables", "figures", "scorecard", "deviations", "sing")
 #: The SiNG figures the report has a place for (built by the SiNG rules when the study asks).
 SING_FIGURES = ("sing71", "sing72", "sing73")
@@ -457,7 +456,8 @@ def figure_list(figs: Sequence[str]) -> str:
 
 
 def not_drawn_sentence(figures: Mapping[str, C.FigureEvidence], not_drawn: Sequence[str]) -> str:
-    """'This report is partial: ...' naming the figures not drawn, or '' when every one is."""
+    """The first page's sentence on a partial report, naming the figures drawn and those not drawn;
+    '' when every one is drawn."""
     if not not_drawn:
         return ""
     drawn = [f for f in figures if f not in not_drawn]
@@ -819,8 +819,8 @@ def _what_we_ran(fe: C.FigureEvidence | None) -> str:
     for r in done:
         s = r.summary
         d = str(s.get("dataset"))
-        if paper_subset(d):
-            d += f" (subset of {paper_subset(d)})"
+        if whole := paper_subset(d):
+            d += f" (subset of {whole})"
         elif s.get("dataset_is_standin"):
             d += f" for {r.paper_dataset or s.get('stands_in_for') or '?'}"
         if d not in data:
