@@ -40,3 +40,42 @@ def test_concurrency_must_be_a_list_of_positive_integers(capsys):
     for bad in ("0", "1,x", "-2"):
         with pytest.raises(SystemExit, match="--concurrency .*allowed a comma-separated list of integers >= 1"):
             bench.main(["--concurrency", bad, "--only", "divergence"])
+
+
+def dcgan_iteration_flop(m: int, ngf: int, ndf: int, z_dim: int, critic_dim: int, channels: int, n_critic: int) -> int:
+    """FLOP of one SeqSGDA iteration of the DCGAN (Table 2), by hand: 2 * batch * C_in * C_out * k^2 per
+    output pixel of a convolution (per input pixel of a transposed one), the same again for each
+    gradient the backward pass forms (input, weight)."""
+    k2 = 16  # every layer is 4x4
+    d = [2 * m * channels * ndf * k2 * 16 * 16, 2 * m * ndf * 2 * ndf * k2 * 8 * 8,      # D: 32 -> 16 -> 8
+         2 * m * 2 * ndf * 4 * ndf * k2 * 4 * 4, 2 * m * 4 * ndf * critic_dim * k2]     # -> 4 -> 1 (critic_dim maps)
+    g = [2 * m * z_dim * 4 * ngf * k2, 2 * m * 4 * ngf * 2 * ngf * k2 * 4 * 4,          # G: 1 -> 4 -> 8
+         2 * m * 2 * ngf * ngf * k2 * 8 * 8, 2 * m * ngf * channels * k2 * 16 * 16]     # -> 16 -> 32 (input pixels)
+    D, G = sum(d), sum(g)
+    # critic step: G(z) without gradient, D(fake) and D(real), then both D's weight gradients and
+    # their input gradients (not of the first layer: the images need none)
+    critic = G + 2 * D + 2 * D + 2 * (D - d[0])
+    # generator step: G(z), D(fake), D(real) (no gradient: D is frozen); back through D(fake) to the
+    # images (input gradients only), then G's weight and input gradients (not into z)
+    generator = G + 2 * D + D + G + (G - g[0])
+    return n_critic * critic + generator
+
+
+def test_the_flop_count_of_an_iteration_is_the_dcgan_count_by_hand():
+    shape = dict(arch="dcgan", batch_size=6, ngf=4, ndf=8, z_dim=5, critic_dim=7, n_critic=3)
+    counted = bench.iteration_flop(shape, torch.device("cpu"))
+    assert counted == dcgan_iteration_flop(6, 4, 8, 5, 7, channels=1, n_critic=3)
+
+
+def test_training_rows_carry_the_flop_the_matmul_rate_time_and_both_layouts(monkeypatch):
+    monkeypatch.setattr(bench, "SETTINGS", {"tiny": dict(arch="dcgan", batch_size=8, ngf=4, ndf=4, critic_dim=8, n_critic=1)})
+    modes = bench.training_modes("cpu")
+    assert [m[0] for m in modes] == ["eager", "eager", "compiled", "fused"] and modes[0][2] == "channels_last"
+    monkeypatch.setattr(bench, "training_modes", lambda t: [m for m in modes if m[0] != "compiled"])  # no compiling
+    rows = bench.training_rows(torch.device("cpu"), repeats=1, warmup=0, rates={"fp32": 1e9})
+    timed = [r for r in rows if "median_s" in r]
+    assert sorted(r["memory_format"] for r in timed) == ["channels_last", "contiguous"]
+    assert [r["mode"] for r in rows if "skipped" in r] == ["fused"]
+    for r in timed:
+        assert r["gflop"] > 0 and r["at_matmul_rate_s"] == r["gflop"] / 1.0  # gflop at 1 GFLOP/s
+        assert r["fraction_of_matmul_rate"] == r["at_matmul_rate_s"] / r["median_s"]

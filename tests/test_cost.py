@@ -38,3 +38,17 @@ def test_a_mode_or_a_scale_the_benchmark_cannot_speak_for_is_refused():
         iteration_seconds(b, "dcgan", "compiled")
     with pytest.raises(ValueError, match="scale smoke: .*narrower than the paper's.*allowed: scales of paper-size"):
         scale_cost(Study.load("smoke"), b)
+
+
+def test_a_run_is_timed_in_the_layout_it_trains_in_on_the_benchmarked_device():
+    rows = [{"setting": "dcgan-mnist (m=100)", "precision": "fp32", "mode": "eager", "memory_format": fmt, "median_s": s}
+            for fmt, s in (("channels_last", 1.5), ("contiguous", 2.0))]
+    cpu = {"device": "cpu (x86_64, 2 cores, 2 threads)", "device_type": "cpu", "training": rows}
+    assert iteration_seconds(cpu, "dcgan", "eager") == 1.5  # auto: channels_last on CPU
+    assert iteration_seconds(cpu, "dcgan", "eager", memory_format="contiguous") == 2.0
+    gpu = {**cpu, "device": "a GPU", "device_type": "cuda"}
+    assert iteration_seconds(gpu, "dcgan", "eager") == 2.0  # auto: contiguous on CUDA
+    cost = scale_cost(Study.load("cpu"), cpu)
+    assert cost["hours"] == pytest.approx(2 * 500 * 1.5 / 3600)
+    with pytest.raises(ValueError, match="in mode 'eager', fp32, channels_last; timed there: eager fp32 contiguous"):
+        iteration_seconds({**cpu, "training": rows[1:]}, "dcgan", "eager")

@@ -67,3 +67,20 @@ def test_committed_smoke_runs_reproduce():
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "0 different" in proc.stdout
+
+
+def test_a_run_from_before_the_layout_switch_is_retrained_contiguous(tmp_path):
+    """config.yaml without memory_format: the run trained NCHW, so it is retrained NCHW (auto would
+    pick channels_last on CPU, whose float rounding differs)."""
+    import yaml
+
+    cfg = validate(TrainConfig, dict(dataset="digits", arch="dcgan", ngf=16, ndf=16, critic_dim=8, batch_size=16,
+                                     n_critic=2, iterations=3, log_every=1, sample_every=100, checkpoint_every=100,
+                                     device="cpu", memory_format="contiguous"))
+    run = tmp_path / "results" / "smoke" / "old"
+    train(cfg, run, progress=False, scale="smoke")
+    written = yaml.safe_load((run / "config.yaml").read_text())
+    del written["memory_format"], written["provenance"]["memory_format"]
+    (run / "config.yaml").write_text(yaml.safe_dump(written, sort_keys=False))
+    v = verify_run(run)
+    assert v.status == "equal" and v.observed["memory_format"] == "contiguous"

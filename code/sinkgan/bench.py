@@ -4,8 +4,14 @@ Two tables, written to ``results/bench/<device-name>.json`` and printed:
 
 * **training iteration** (Algorithm 1: ``n_critic`` critic steps and one generator step, paper
   size): the MNIST DCGAN (Table 2, m = 100) and the ResNet (Table 3, m = 64) settings, each
-  eager, compiled (``compile=default``; the first call, which compiles, is reported apart) and
-  with the fused Sinkhorn (``backend=fused``, CUDA only), in float32 and, on CUDA, TF32.
+  eager (in the device's default ``memory_format`` and in the other layout), compiled
+  (``compile=default``; the first call, which compiles, is reported apart) and with the fused
+  Sinkhorn (``backend=fused``, CUDA only), in float32 and, on CUDA, TF32.  Beside each time: the
+  iteration's FLOP (its convolutions and matrix products, counted by ``torch.utils.flop_counter``)
+  and the time that arithmetic takes at this device's measured dense float32 matmul rate: an
+  iteration near 100% of that rate is bound by its arithmetic, not by overheads, so no faster
+  implementation of the same float32 arithmetic can gain much more (oneDNN's convolutions may
+  slightly beat the square-matmul rate).
 * **S_eps forward + backward** (eq. 5, d = 64, eps = 0.1, L = 10, p = 2) for
   n in {100, 1024, 4096}: this package's torch and fused backends beside GeomLoss
   (``SamplesLoss("sinkhorn")``: its own eps-scaling schedule, not L fixed iterations) and POT
@@ -29,11 +35,16 @@ from pathlib import Path
 
 import torch
 
-from .config import TrainConfig, validate
+from .config import TrainConfig, resolve_memory_format, validate
 from .provenance import device_name, provenance, repo_root
 
 SETTINGS = {"dcgan-mnist (m=100)": dict(arch="dcgan", batch_size=100), "resnet (m=64)": dict(arch="resnet", batch_size=64)}
 SIZES = (100, 1024, 4096)
+#: what the ``gflop`` and ``at_matmul_rate_s`` of a training row count (recorded in the JSON)
+FLOP_COUNT = ("torch.utils.flop_counter over one iteration: convolutions and matrix products, forward and backward; "
+              "elementwise work (log-sum-exp, batch norm, the optimiser) is not counted. at_matmul_rate_s = that FLOP at "
+              "this device's dense float32 matmul rate (matmul_flop_per_s); fraction_of_matmul_rate = at_matmul_rate_s / "
+              "median_s, the iteration's FLOP/s over the matmul's")
 D, EPS, L = 64, 0.1, 10
 
 
@@ -54,23 +65,68 @@ def timed(fn, device: torch.device, repeats: int, warmup: int) -> dict:
             "first_call_s": first[0] if first else None}
 
 
-def training_rows(device: torch.device, repeats: int, warmup: int) -> list[dict]:
+def training_modes(device_type: str) -> list[tuple[str, dict, str]]:
+    """``(mode, config overrides, memory_format)`` of the timed training rows: eager in the device's
+    default layout (``memory_format=auto``) and in the other one, compiled, fused."""
+    default = resolve_memory_format("auto", device_type)
+    other = "contiguous" if default == "channels_last" else "channels_last"
+    return [("eager", {}, default), ("eager", {}, other), ("compiled", {"compile": "default"}, default),
+            ("fused", {"backend": "fused"}, default)]
+
+
+def iteration_flop(shape: dict, device: torch.device) -> float:
+    """Floating-point operations of one training iteration (Algorithm 1) of ``shape`` on ``device``,
+    counted by ``torch.utils.flop_counter``: its convolutions and matrix products, forward and
+    backward (the elementwise work is not counted: log-sum-exp, batch norm, the optimiser)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from .train import Trainer
+
+    trainer = Trainer(validate(TrainConfig, {"dataset": "digits", "device": device.type, **shape}), device)
+    with FlopCounterMode(display=False) as counter:
+        trainer.step()
+    return float(counter.get_total_flops())
+
+
+def matmul_rate(device: torch.device, precision: str, repeats: int, warmup: int) -> float:
+    """FLOP/s of a square float32 matrix product (n = 2048 on CPU, 8192 on CUDA; ``tf32``: TF32
+    allowed) on ``device``: the yardstick of the training rows' arithmetic."""
+    n = 8192 if device.type == "cuda" else 2048
+    g = torch.Generator(device="cpu").manual_seed(0)
+    a, b = (torch.randn(n, n, generator=g).to(device) for _ in range(2))
+    torch.backends.cuda.matmul.allow_tf32 = precision == "tf32"
+    try:
+        t = timed(lambda: a @ b, device, repeats, warmup)
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = False
+    return 2 * n ** 3 / t["median_s"]
+
+
+def training_rows(device: torch.device, repeats: int, warmup: int, rates: dict | None = None) -> list[dict]:
+    """One row per setting, precision and :func:`training_modes` entry: the median iteration time
+    and, with ``rates`` (precision -> matmul FLOP/s), the iteration's FLOP, the time that arithmetic
+    takes at the matmul rate, and the fraction of that rate the iteration reaches."""
     from .train import Trainer
 
     rows = []
     precisions = ("fp32", "tf32") if device.type == "cuda" else ("fp32",)
     for setting, shape in SETTINGS.items():
+        flop = iteration_flop(shape, device)
         for precision in precisions:
-            for mode, over in (("eager", {}), ("compiled", {"compile": "default"}), ("fused", {"backend": "fused"})):
-                row = {"setting": setting, "precision": precision, "mode": mode}
+            for mode, over, layout in training_modes(device.type):
+                row = {"setting": setting, "precision": precision, "mode": mode, "memory_format": layout, "gflop": flop / 1e9}
                 if mode == "fused" and device.type != "cuda":
                     rows.append({**row, "skipped": "the fused kernels run on CUDA only"})
                     continue
                 cfg = validate(TrainConfig, {"dataset": "digits", "device": device.type, "tf32": precision == "tf32",
-                                             **shape, **over})
+                                             "memory_format": layout, **shape, **over})
                 trainer = Trainer(cfg, device)
-                rows.append({**row, **timed(trainer.step, device, repeats, warmup)})
-                print(f"  {setting:<20} {precision:<5} {mode:<9} {rows[-1]['median_s'] * 1e3:10.1f} ms", flush=True)
+                row.update(timed(trainer.step, device, repeats, warmup))
+                if rates and precision in rates:
+                    row["at_matmul_rate_s"] = flop / rates[precision]
+                    row["fraction_of_matmul_rate"] = row["at_matmul_rate_s"] / row["median_s"]
+                rows.append(row)
+                print(f"  {setting:<20} {precision:<5} {mode:<9} {layout:<14} {row['median_s'] * 1e3:10.1f} ms", flush=True)
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
     return rows
 
@@ -216,10 +272,17 @@ def slug(name: str) -> str:
 
 def print_table(result: dict) -> None:
     print(f"\n{result['device']}  (median of repeats; ms)")
-    print(f"{'training iteration':<22}{'prec':<6}{'mode':<10}{'ms':>10}")
+    for precision, rate in result.get("matmul_flop_per_s", {}).items():
+        print(f"dense matmul, {precision}: {rate / 1e9:,.0f} GFLOP/s (the rate of the 'at matmul' column)")
+    print(f"{'training iteration':<22}{'prec':<6}{'mode':<10}{'layout':<15}{'ms':>10}{'GFLOP':>8}{'at matmul':>10}"
+          f"{'of rate':>9}")
     for r in result["training"]:
         t = f"{r['median_s'] * 1e3:10.1f}" if "median_s" in r else "   skipped"
-        print(f"{r['setting']:<22}{r['precision']:<6}{r['mode']:<10}{t}")
+        flop = f"{r['gflop']:8.1f}" if "gflop" in r else f"{'':8}"
+        at_rate = (f"{r['at_matmul_rate_s'] * 1e3:10.1f}{r['fraction_of_matmul_rate']:9.0%}"
+                   if "at_matmul_rate_s" in r else "")
+        print(f"{r['setting']:<22}{r['precision']:<6}{r['mode']:<10}{r.get('memory_format', 'contiguous'):<15}{t}"
+              f"{flop}{at_rate}")
     print(f"\n{'S_eps fwd+bwd':<22}{'impl':<10}{'ms':>10}")
     for r in result["divergence"]:
         t = f"{r['median_s'] * 1e3:10.2f}" if "median_s" in r else "   skipped"
@@ -272,10 +335,13 @@ def run(args) -> int:
     sizes = SIZES[:2] if args.quick else SIZES
     name = device_name(device)
     print(f"sinkgan bench on {name}", flush=True)
-    result = {"device": name, "quick": args.quick, "versions": versions(), "provenance": provenance(device),
-              "threads": torch.get_num_threads(), "training": [], "divergence": [], "concurrency": []}
+    result = {"device": name, "device_type": device.type, "quick": args.quick, "versions": versions(),
+              "provenance": provenance(device), "threads": torch.get_num_threads(), "matmul_flop_per_s": {},
+              "flop_count": FLOP_COUNT, "training": [], "divergence": [], "concurrency": []}
     if args.only in (None, "training"):
-        result["training"] = training_rows(device, repeats, warmup)
+        precisions = ("fp32", "tf32") if device.type == "cuda" else ("fp32",)
+        result["matmul_flop_per_s"] = {p: matmul_rate(device, p, repeats * 2, warmup) for p in precisions}
+        result["training"] = training_rows(device, repeats, warmup, result["matmul_flop_per_s"])
     if args.only in (None, "divergence"):
         result["divergence"] = divergence_rows(device, sizes, repeats * 2, warmup)
     if jobs and args.only in (None, "concurrency"):

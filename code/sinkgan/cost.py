@@ -20,6 +20,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .config import resolve_memory_format
+
 #: the benchmark setting that times each architecture, and its mini-batch
 BENCH_SETTINGS = {"dcgan": ("dcgan-mnist (m=100)", 100), "resnet": ("resnet (m=64)", 64)}
 #: critic steps of the benchmark's iteration (Algorithm 1 at paper size)
@@ -37,15 +39,25 @@ def run_mode(cfg) -> str:
     return "fused" if cfg.backend == "fused" else "eager"
 
 
-def iteration_seconds(bench: dict, arch: str, mode: str, precision: str = "fp32") -> float:
-    """The benchmark's median time of one paper-size ``arch`` iteration in ``mode`` and ``precision``."""
+def bench_device_type(bench: dict) -> str:
+    """``cpu`` or ``cuda``: where the benchmark ran (older files name only the device)."""
+    return bench.get("device_type") or ("cpu" if str(bench.get("device", "")).startswith("cpu") else "cuda")
+
+
+def iteration_seconds(bench: dict, arch: str, mode: str, precision: str = "fp32", memory_format: str = "auto") -> float:
+    """The benchmark's median time of one paper-size ``arch`` iteration in ``mode``, ``precision``
+    and the layout ``memory_format`` resolves to on the benchmarked device (rows of benchmarks
+    older than the switch were timed contiguous)."""
     setting = BENCH_SETTINGS[arch][0]
+    layout = resolve_memory_format(memory_format, bench_device_type(bench))
     rows = [r for r in bench.get("training", []) if r["setting"] == setting and r["precision"] == precision]
-    timed = [r["median_s"] for r in rows if r["mode"] == mode and "median_s" in r]
+    timed = [r["median_s"] for r in rows
+             if r["mode"] == mode and r.get("memory_format", "contiguous") == layout and "median_s" in r]
     if not timed:
-        have = sorted({(r["mode"], r["precision"]) for r in bench.get("training", []) if "median_s" in r})
+        have = sorted({(r["mode"], r["precision"], r.get("memory_format", "contiguous"))
+                       for r in bench.get("training", []) if "median_s" in r})
         raise ValueError(f"the benchmark of {bench.get('device', '?')} times no {setting!r} iteration in mode {mode!r}, "
-                         f"{precision}; timed there: {', '.join(f'{m} {p}' for m, p in have) or 'none'}")
+                         f"{precision}, {layout}; timed there: {', '.join(' '.join(h) for h in have) or 'none'}")
     return timed[0]
 
 
@@ -74,7 +86,7 @@ def scale_cost(study, bench: dict, precision: str = "fp32", mode: str | None = N
     for spec in study.runs().values():
         cfg = spec.config
         run_mode_ = mode or run_mode(cfg)
-        seconds = iteration_seconds(bench, cfg.arch, run_mode_, precision)
+        seconds = iteration_seconds(bench, cfg.arch, run_mode_, precision, cfg.memory_format)
         key = f"{cfg.arch} {run_mode_}"
         row = per_arch.setdefault(key, {"runs": 0, "iterations": 0, "hours": 0.0, "mode": run_mode_,
                                         "seconds_per_iteration": seconds})

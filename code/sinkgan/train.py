@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from . import atomic
-from .config import ConfigError, TrainConfig, atomic_write_yaml
+from .config import ConfigError, TrainConfig, atomic_write_yaml, resolve_memory_format
 from .data import load_dataset
 from .images import image_grid, save_png
 from .models import build_networks, clip_weights_
@@ -91,6 +91,11 @@ class Trainer:
             torch.backends.cudnn.allow_tf32 = cfg.tf32
         torch.manual_seed(cfg.seed)
         self.G, self.D = build_networks(cfg, self.device)
+        # a layout, not a computation: the convolutions' values agree up to float rounding
+        self.memory_format = resolve_memory_format(cfg.memory_format, self.device.type)
+        layout = {"channels_last": torch.channels_last, "contiguous": torch.contiguous_format}[self.memory_format]
+        self.G.to(memory_format=layout)
+        self.D.to(memory_format=layout)
         self.opt_g = build_optimizer(self.G.parameters(), cfg, cfg.lr_g)
         self.opt_d = build_optimizer(self.D.parameters(), cfg, cfg.lr_d)
         try:
@@ -99,7 +104,7 @@ class Trainer:
             detail = (str(err).strip().splitlines() or ["no detail"])[0]
             raise ConfigError(f"dataset: cannot load {cfg.dataset!r} from data_root {cfg.data_root!r} "
                               f"({type(err).__name__}: {detail})") from None
-        self.images = self.dataset.images.to(self.device)
+        self.images = self.dataset.images.to(self.device).contiguous(memory_format=layout)
         if self.images.shape[0] < cfg.batch_size:
             raise ConfigError(f"batch_size: {cfg.batch_size} exceeds the {self.images.shape[0]} images of "
                               f"{cfg.dataset}; allowed [2, {self.images.shape[0]}]")
@@ -257,7 +262,8 @@ class Trainer:
 
 # Fields that may differ between a checkpoint and the config that resumes it.
 RESUMABLE_CHANGES = {"iterations", "log_every", "sample_every", "checkpoint_every", "name", "device", "data_root", "download",
-                     "progress_every_s", "compile", "backend"}  # the last two: the same computation, only float rounding differs
+                     "progress_every_s", "compile", "backend", "memory_format"}
+# (the last three: the same computation, only float rounding differs)
 CHECKPOINT_KEYS = ("G", "D", "opt_g", "opt_d", "iteration", "gen_updates", "critic_updates", "rng", "torch_rng",
                    "cuda_rng", "numpy_rng", "python_rng", "config")
 
@@ -519,6 +525,7 @@ def _train_locked(cfg: TrainConfig, out: Path, trainer: Trainer, log: RunLog, ck
         "dataset_source": trainer.dataset.source,
         "data_sha256": tensor_sha256(trainer.dataset.images),
         "scale": scale,
+        "memory_format": trainer.memory_format,  # what memory_format (auto by default) resolved to here
     }
     # read once: the summary names the code this process trained with, not whatever HEAD is when it ends
     prov = provenance(trainer.device)

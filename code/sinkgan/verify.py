@@ -28,7 +28,7 @@ import pandas as pd
 import yaml
 
 #: provenance keys shown side by side (recorded in config.yaml vs observed in the retrained run)
-PROVENANCE_KEYS = ("commit", "torch", "threads", "cpu_capability", "device", "data_sha256")
+PROVENANCE_KEYS = ("commit", "torch", "threads", "cpu_capability", "device", "data_sha256", "memory_format")
 
 
 @dataclass
@@ -62,7 +62,9 @@ def verify_run(run_dir: Path, rtol: float = 1e-4, scratch: Path | None = None) -
 
     recorded_cfg = yaml.safe_load((run_dir / "config.yaml").read_text())
     recorded_prov = dict(recorded_cfg.pop("provenance", {}) or {})
-    cfg = validate(TrainConfig, recorded_cfg)
+    # retrain in the layout it trained in (runs from before the memory_format switch ran contiguous)
+    recorded_prov.setdefault("memory_format", "contiguous")
+    cfg = validate(TrainConfig, {**recorded_cfg, "memory_format": recorded_prov["memory_format"]})
     threads = recorded_prov.get("threads") or _threads_from_device(recorded_prov.get("device", ""))
     old_threads = torch.get_num_threads()
     with tempfile.TemporaryDirectory(dir=scratch, prefix=f"verify-{run_dir.name[:40]}-") as tmp:
