@@ -6,6 +6,8 @@ iterations (n_critic = 2) the losses agree to 1e-4 relative and every weight to 
 so a wrong gradient shows up as a difference of that order); biases whose gradient is zero up to
 rounding are held to the bound Adam's steps give them (see the test).
 """
+from pathlib import Path
+
 import pytest
 import torch
 import yaml
@@ -70,3 +72,19 @@ def test_a_run_records_its_layout_and_resumes_in_another(tmp_path):
     written = yaml.safe_load((out / "config.yaml").read_text())
     assert written["memory_format"] == "auto" and written["provenance"]["memory_format"] == "channels_last"
     assert (out / "summary.json").exists()
+
+
+def test_switches_of_how_a_run_computes_do_not_retrain_a_finished_one():
+    """The training rule's rerun trigger (``params``) is ``result_settings()``: changing the layout,
+    the Sinkhorn backend or torch.compile leaves it as it is; changing eps does not."""
+    import dataclasses
+
+    from sinkgan.config import HOW_NOT_WHAT
+
+    cfg = validate(TrainConfig, {**TINY, "arch": "dcgan"})
+    faster = dataclasses.replace(cfg, memory_format="contiguous", backend="auto", compile="default", progress_every_s=5.0)
+    assert faster.result_settings() == cfg.result_settings()
+    assert dataclasses.replace(cfg, eps=0.5).result_settings() != cfg.result_settings()
+    assert set(cfg.to_dict()) - set(cfg.result_settings()) == {*HOW_NOT_WHAT, "progress_every_s"}
+    rule = (Path(__file__).parents[1] / "code" / "rules" / "training.smk").read_text()
+    assert "config=lambda w: STUDY.runs()[w.run_id].config.result_settings()" in rule

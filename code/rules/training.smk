@@ -35,8 +35,9 @@ rule train:
         samples=f"{RESULTS}/{{run_id}}/samples/final.png",
         config=f"{RESULTS}/{{run_id}}/config.yaml",
     params:
-        # the resolved config: any change to it reruns this run (Snakemake's params trigger)
-        config=lambda w: STUDY.runs()[w.run_id].config.to_dict(),
+        # the resolved config: a change to it reruns this run (Snakemake's params trigger), except
+        # in the switches that change only how it computes (sinkgan.config.HOW_NOT_WHAT)
+        config=lambda w: STUDY.runs()[w.run_id].config.result_settings(),
         scale=SCALE,
         study=STUDY_FILE,
     threads: GPU_THREADS

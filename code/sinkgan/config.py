@@ -71,6 +71,10 @@ def paper_subset(dataset: str | None) -> str | None:
 
 VARIANTS = ("seqsgda", "simsgda", "sgd-autodiff")
 MEMORY_FORMATS = ("auto", "contiguous", "channels_last")
+#: TrainConfig fields that choose how a run computes, not what: the values agree up to float
+#: rounding.  A run may resume with them changed, and changing them does not retrain a finished
+#: run (:func:`result_settings`, the training rule's rerun trigger).
+HOW_NOT_WHAT = ("backend", "compile", "memory_format")
 
 
 def resolve_memory_format(name: str, device_type: str) -> str:
@@ -139,6 +143,11 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    def result_settings(self) -> dict:
+        """:meth:`to_dict` without :data:`HOW_NOT_WHAT` and the progress interval: the settings a
+        finished run's results depend on (the training rule's ``params``: a change retrains)."""
+        return {k: v for k, v in self.to_dict().items() if k not in (*HOW_NOT_WHAT, "progress_every_s")}
 
 
 def _fmt_range(meta) -> str:

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from . import atomic
-from .config import ConfigError, TrainConfig, atomic_write_yaml, resolve_memory_format
+from .config import HOW_NOT_WHAT, ConfigError, TrainConfig, atomic_write_yaml, resolve_memory_format
 from .data import load_dataset
 from .images import image_grid, save_png
 from .models import build_networks, clip_weights_
@@ -262,8 +262,7 @@ class Trainer:
 
 # Fields that may differ between a checkpoint and the config that resumes it.
 RESUMABLE_CHANGES = {"iterations", "log_every", "sample_every", "checkpoint_every", "name", "device", "data_root", "download",
-                     "progress_every_s", "compile", "backend", "memory_format"}
-# (the last three: the same computation, only float rounding differs)
+                     "progress_every_s", *HOW_NOT_WHAT}
 CHECKPOINT_KEYS = ("G", "D", "opt_g", "opt_d", "iteration", "gen_updates", "critic_updates", "rng", "torch_rng",
                    "cuda_rng", "numpy_rng", "python_rng", "config")
 
