@@ -85,10 +85,12 @@ gpu-prepare: setup
 	mkdir -p data/fashion-mnist && cp /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz data/fashion-mnist/
 	$(BIN)/python tools/gpu_sitting.py prepare --scale $(GPU_SCALE)
 
-## gpu-sitting: one sitting of GPU_SCALE (default small) on this machine's GPU, packing what finished into OUT (tools/gpu_sitting.py)
+## gpu-sitting: one sitting of GPU_SCALE (default small) on this machine's GPU, packing what finished into OUT (tools/gpu_sitting.py);
+## TRAIN_SET='backend=fused compile=reduce-overhead' trains in that mode (snakemake --config train_set)
 OUT ?= gpu-out
+TRAIN_SET ?=
 gpu-sitting:
-	python3 tools/gpu_sitting.py run --scale $(GPU_SCALE) --out $(OUT)
+	python3 tools/gpu_sitting.py run --scale $(GPU_SCALE) --out $(OUT) $(if $(strip $(TRAIN_SET)),--set '$(TRAIN_SET)')
 
 ## report-html: report.html, one self-contained page with every figure and table of SCALE, its caption and provenance
 report-html: setup

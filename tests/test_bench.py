@@ -70,12 +70,46 @@ def test_the_flop_count_of_an_iteration_is_the_dcgan_count_by_hand():
 def test_training_rows_carry_the_flop_the_matmul_rate_time_and_both_layouts(monkeypatch):
     monkeypatch.setattr(bench, "SETTINGS", {"tiny": dict(arch="dcgan", batch_size=8, ngf=4, ndf=4, critic_dim=8, n_critic=1)})
     modes = bench.training_modes("cpu")
-    assert [m[0] for m in modes] == ["eager", "eager", "compiled", "fused"] and modes[0][2] == "channels_last"
+    assert [m[0] for m in modes] == ["eager", "eager", "compiled", "captured", "fused", "fused+captured"]
+    assert [m[2] for m in modes[:2]] == ["channels_last", "contiguous"]
     monkeypatch.setattr(bench, "training_modes", lambda t: [m for m in modes if m[0] != "compiled"])  # no compiling
     rows = bench.training_rows(torch.device("cpu"), repeats=1, warmup=0, rates={"fp32": 1e9})
     timed = [r for r in rows if "median_s" in r]
     assert sorted(r["memory_format"] for r in timed) == ["channels_last", "contiguous"]
-    assert [r["mode"] for r in rows if "skipped" in r] == ["fused"]
+    assert [r["mode"] for r in rows if "skipped" in r] == ["captured", "fused", "fused+captured"]  # CUDA only
     for r in timed:
         assert r["gflop"] > 0 and r["at_matmul_rate_s"] == r["gflop"] / 1.0  # gflop at 1 GFLOP/s
         assert r["fraction_of_matmul_rate"] == r["at_matmul_rate_s"] / r["median_s"]
+
+
+def test_a_mode_that_fails_is_a_row_saying_why(monkeypatch):
+    monkeypatch.setattr(bench, "SETTINGS", {"tiny": dict(arch="dcgan", batch_size=8, ngf=4, ndf=4, critic_dim=8, n_critic=1)})
+    monkeypatch.setattr(bench, "training_modes", lambda t: [("eager", {}, "contiguous"), ("compiled", {"compile": "default"}, "contiguous")])
+
+    def broken_compile(self, mode):
+        raise RuntimeError("inductor cannot build here")
+    monkeypatch.setattr("sinkgan.train.Trainer.compile_steps", broken_compile)
+    rows = bench.training_rows(torch.device("cpu"), repeats=1, warmup=0)
+    assert rows[0]["median_s"] > 0
+    assert rows[1]["skipped"] == "failed: RuntimeError: inductor cannot build here" and "median_s" not in rows[1]
+
+
+def test_each_mode_is_the_mode_its_switches_train_in():
+    from sinkgan.config import MODES, TrainConfig, mode_of, validate
+
+    for mode, switches in MODES.items():
+        assert mode_of(validate(TrainConfig, dict(switches)), "cuda") == mode
+    auto = validate(TrainConfig, {"backend": "auto", "compile": "reduce-overhead"})
+    assert mode_of(auto, "cuda") == "fused+captured" and mode_of(auto, "cpu") == "compiled"
+
+
+def test_the_fastest_row_of_each_setting_names_the_switches_that_train_that_way():
+    row = lambda setting, mode, ms, switches, precision="fp32": {  # noqa: E731
+        "setting": setting, "precision": precision, "mode": mode, "median_s": ms / 1e3, "switches": switches}
+    result = {"training": [row("a", "eager", 30, {}), row("a", "fused+captured", 9, {"backend": "fused", "compile": "reduce-overhead"}),
+                           row("a", "captured", 5, {"compile": "reduce-overhead"}, precision="tf32"),
+                           {"setting": "a", "precision": "fp32", "mode": "fused", "skipped": "failed: ..."},
+                           row("b", "eager", 12, {}), row("b", "compiled", 15, {"compile": "default"})]}
+    best = bench.fastest(result)
+    assert {k: r["mode"] for k, r in best.items()} == {"a": "fused+captured", "b": "eager"}
+    assert bench.train_set(best["a"]["switches"]) == "backend=fused compile=reduce-overhead"

@@ -80,6 +80,16 @@ def test_train_study_refuses_a_study_of_another_scale(tmp_path, capsys):
     assert "resolves scale 'small'" in capsys.readouterr().err
 
 
+def test_train_study_sets_how_a_run_computes_and_nothing_else(tmp_path, capsys, monkeypatch):
+    path = Study.load("smoke").write_resolved(tmp_path)
+    run_id = next(iter(Study.read(path).runs()))
+    assert cli.main(["train-study", "smoke", run_id, "--study", str(path), "--set", "eps=0.5"]) == 2
+    assert "--set: 'eps' cannot be set here; allowed: backend, compile, memory_format" in capsys.readouterr().err
+    monkeypatch.setenv("SINKGAN_TRAIN_SET", "compile=fast")  # what `--config train_set` hands the jobs
+    assert cli.main(["train-study", "smoke", run_id, "--study", str(path)]) == 2
+    assert "compile: 'fast' is not one of none, default" in capsys.readouterr().err
+
+
 def test_metrics_rate_refits_kappa_from_an_ssim_table(tmp_path, capsys):
     rows = ["track,step,gen_updates,critic_updates,ssim,reference"]
     rows += [f"0,{k},{k},{10 * k},{1 - 0.01 * k ** 0.5:.6f},previous" for k in range(1, 9)]

@@ -288,6 +288,41 @@ def test_changing_one_hyperparameter_reruns_only_its_run(smoke_tree):
 
 
 @pytest.mark.dag
+def test_switches_of_how_runs_compute_retrain_nothing(smoke_tree):
+    """backend, compile, memory_format (sinkgan.config.HOW_NOT_WHAT) change how a run computes, not
+    what: set in the study or through --config train_set, they retrain no finished run."""
+    study_file = smoke_tree / "config" / "study.yaml"
+    original = study_file.read_text()
+    changed = original.replace("snapshot_every: 6, device: cpu}", "snapshot_every: 6, device: cpu, memory_format: contiguous}")
+    assert changed != original
+    try:
+        study_file.write_text(changed)
+        proc = _snakemake(["all", "-n", "--cores", "2", "--config", "scale=smoke",
+                           "train_set=compile=default backend=auto"], cwd=smoke_tree)
+    finally:
+        study_file.write_text(original)
+    assert "rule train:" not in proc.stdout, trained_runs(proc)
+
+
+def test_train_set_of_what_a_run_computes_is_refused_before_any_job(fresh_clone):
+    refused = _snakemake(["all", "-n", "--config", "scale=smoke", "train_set=eps=0.5"], cwd=fresh_clone, check=False)
+    assert refused.returncode != 0 and "rule " not in refused.stdout
+    assert "--config train_set: 'eps' cannot be set here; allowed: backend, compile, memory_format" in refused.stdout + refused.stderr
+
+
+def test_train_set_reaches_the_training_jobs(tmp_path):
+    """`--config train_set=...` is what every training job of the DAG trains with (its config.yaml)."""
+    tree = copy_worktree(tmp_path / "repo")
+    (tree / "data").symlink_to(ROOT / "data") if (ROOT / "data").exists() else None
+    run_id = next(iter(Study.load("smoke", root=tree).runs()))
+    shutil.rmtree(tree / "results" / "smoke" / run_id)
+    _snakemake([f"results/smoke/{run_id}/summary.json", "--cores", "1", "--config", "scale=smoke",
+                "train_set=memory_format=contiguous"], cwd=tree, timeout=600)
+    written = yaml.safe_load((tree / "results" / "smoke" / run_id / "config.yaml").read_text())
+    assert written["memory_format"] == "contiguous" and written["provenance"]["memory_format"] == "contiguous"
+
+
+@pytest.mark.dag
 @pytest.mark.parametrize("notebook,figure", [("losses.py", "fig04"), ("samples.py", "fig05"), ("losses.py", "fig17"),
                                              ("samples.py", "fig20"), ("fig10_quality.py", "fig10"),
                                              ("fig21_ssim.py", "fig21"), ("fig22_rate.py", "fig22")])

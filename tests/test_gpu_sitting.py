@@ -135,3 +135,23 @@ def test_pack_in_parts_and_unpack_round_trip(tmp_path):
 def test_unpack_refuses_an_empty_folder(tmp_path):
     with pytest.raises(SystemExit, match="no results"):
         gpu_sitting.unpack(tmp_path)
+
+
+def test_a_sitting_trains_in_the_mode_it_is_given(tmp_path, monkeypatch):
+    """`run --set ...` becomes the DAG's `--config train_set=...` (checked there before any job)."""
+    import subprocess
+
+    calls = []
+    work = tmp_path / "work"
+    (work / "results" / "small").mkdir(parents=True)
+    monkeypatch.setattr(gpu_sitting, "work_folder", lambda command, jobs=1: (work, {}))
+    monkeypatch.setattr(gpu_sitting, "pack", lambda results, out, part_mb: [])
+    monkeypatch.setattr(gpu_sitting.subprocess, "run",
+                        lambda cmd, **kw: calls.append(cmd) or subprocess.CompletedProcess(cmd, 0))
+    assert gpu_sitting.run("small", 540, 60, 4, tmp_path / "out", 15.0, ["backend=fused compile=reduce-overhead"]) == 0
+    dag = next(c for c in calls if "snakemake" in c)
+    assert dag[dag.index("--config"):] == ["--config", "scale=small", "train_set=backend=fused compile=reduce-overhead"]
+    calls.clear()
+    gpu_sitting.run("small", 540, 60, 4, tmp_path / "out", 15.0)
+    dag = next(c for c in calls if "snakemake" in c)
+    assert dag[dag.index("--config"):] == ["--config", "scale=small"]  # eager: no train_set

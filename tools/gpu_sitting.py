@@ -24,9 +24,13 @@ per part (each carries its part)::
     python3 tools/gpu_sitting.py stage .carry/partNN && python3 tools/gpu_sitting.py speed --out "$OUT"
 
 (``speed``: the fused kernels' and the compiled path's tests on the GPU, ``sinkgan bench`` and its
-concurrency table), then sittings while device time lasts::
+concurrency table; the benchmark names the fastest mode of each setting), then sittings while
+device time lasts, in that mode once the GPU tests have passed::
 
-    python3 tools/gpu_sitting.py run --scale small --out "$OUT"
+    python3 tools/gpu_sitting.py run --scale small --out "$OUT" --set 'backend=fused compile=reduce-overhead'
+
+(``--set``: ``snakemake --config train_set=...``, the switches of how a run computes, not what:
+``sinkgan.config.HOW_NOT_WHAT``; without it the runs train eager.)
 
 after each, here::
 
@@ -315,16 +319,23 @@ def speed(out: Path, jobs: str = "1,2,4,8") -> int:
     rc = subprocess.run([*bench, "--out", str(out / "bench.json")], cwd=work, env=env).returncode
     rc = rc or subprocess.run([*bench, "--only", "concurrency", "--concurrency", jobs,
                                "--out", str(out / "bench-concurrency.json")], cwd=work, env=env).returncode
+    if tests == 0:
+        print("[gpu_sitting] the GPU tests passed: the sittings may train in the fastest mode the benchmark names "
+              "above: python3 tools/gpu_sitting.py run ... --set '<its train_set>'", flush=True)
+    else:
+        print("[gpu_sitting] the GPU tests FAILED: train with the defaults (no --set); see gpu-tests.log", flush=True)
     return tests or rc
 
 
-def run(scale: str, budget: float, grace: float, jobs: int, out: Path, part_mb: float) -> int:
+def run(scale: str, budget: float, grace: float, jobs: int, out: Path, part_mb: float, train_set: list[str] = ()) -> int:
     start = time.monotonic()
     work, env = work_folder("run", jobs)
     limit = max(30, int(budget - grace - (time.monotonic() - start)))
     cmd = ["timeout", "--signal=TERM", "--kill-after=60", str(limit), sys.executable, "-m", "snakemake", "all",
            "--cores", str(os.cpu_count() or 1), "--resources", f"gpu={jobs}", "--keep-going", "--rerun-incomplete",
            "--config", f"scale={scale}"]
+    if train_set:  # how the runs compute (the DAG checks it before any job: sinkgan.config.HOW_NOT_WHAT)
+        cmd.append(f"train_set={' '.join(train_set)}")
     print("[gpu_sitting] " + " ".join(cmd), flush=True)
     rc = subprocess.run(cmd, cwd=work, env=env).returncode
     # the manifest of the scale as it stands (the DAG writes it only once every run has finished)
@@ -354,6 +365,9 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--jobs", type=int, default=4, help="training jobs sharing the GPU at once (default 4)")
     r.add_argument("--out", type=Path, required=True, help="folder for the packed parts (the device's $OUT)")
     r.add_argument("--part-mb", type=float, default=15.0, help="largest part in MiB (default 15)")
+    r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="how every run computes, e.g. --set compile=reduce-overhead --set backend=auto once `speed` has "
+                        "passed its GPU tests (backend, compile, memory_format only; snakemake --config train_set)")
     p = sub.add_parser("pack", help="pack the finished results of a scale (as `run` does at its end)")
     p.add_argument("--scale", default="small")
     p.add_argument("--out", type=Path, required=True)
@@ -381,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.cmd == "run":
         if a.jobs < 1 or not a.budget > a.grace >= 0:
             ap.error("--jobs must be >= 1 and --budget > --grace >= 0")
-        return run(a.scale, a.budget, a.grace, a.jobs, a.out, a.part_mb)
+        return run(a.scale, a.budget, a.grace, a.jobs, a.out, a.part_mb, a.set)
     if a.cmd == "pack":
         parts = pack(ROOT / "results" / a.scale, a.out, a.part_mb)
         print(f"packed {len(finished_files(ROOT / 'results' / a.scale))} files into {len(parts)} part(s) in {a.out}")

@@ -21,6 +21,7 @@ if CODE not in os.environ.get("PYTHONPATH", "").split(os.pathsep):
     os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [CODE, os.environ.get("PYTHONPATH")])))
 
 from sinkgan import report as _report  # noqa: E402
+from sinkgan.config import TRAIN_SET_ENV, how_not_what  # noqa: E402
 from sinkgan.study import Study  # noqa: E402
 from sinkgan.sing_experiments import load_sing_config  # noqa: E402
 
@@ -40,6 +41,12 @@ STUDY = Study.from_overrides(SCALE, config, root=workflow.basedir)
 RESULTS = f"results/{SCALE}"
 STUDY_FILE = str(STUDY.write_resolved(f"{RESULTS}/.study"))
 DATA_ROOT = STUDY.data_root
+# How (not what) every training job computes: `--config train_set='compile=reduce-overhead backend=auto'`
+# (the switches of sinkgan.config.HOW_NOT_WHAT only, checked here before any job).  It reaches the
+# jobs through the environment, not their params: it is no rerun trigger, so a finished run is not
+# retrained for it, and each run's config.yaml records what it trained with.
+TRAIN_SET = " ".join(f"{k}={v}" for k, v in how_not_what(config.get("train_set", ""), "--config train_set").items())
+os.environ[TRAIN_SET_ENV] = TRAIN_SET
 
 # The conda environment of all rules (`--software-deployment-method conda`), the pins of requirements.txt.
 ENV = "../envs/sinkgan.yaml"

@@ -3,10 +3,11 @@ r"""``sinkgan bench``: how fast one training iteration and one Sinkhorn divergen
 Two tables, written to ``results/bench/<device-name>.json`` and printed:
 
 * **training iteration** (Algorithm 1: ``n_critic`` critic steps and one generator step, paper
-  size): the MNIST DCGAN (Table 2, m = 100) and the ResNet (Table 3, m = 64) settings, each
-  eager (in the device's default ``memory_format`` and in the other layout), compiled
-  (``compile=default``; the first call, which compiles, is reported apart) and with the fused
-  Sinkhorn (``backend=fused``, CUDA only), in float32 and, on CUDA, TF32.  Beside each time: the
+  size): the MNIST DCGAN (Table 2, m = 100) and the ResNet (Table 3, m = 64) settings, in each
+  mode of :data:`MODES`: eager (in the device's default ``memory_format`` and in the other
+  layout), compiled (``compile=default``; the first call, which compiles, is reported apart) and,
+  on CUDA only, captured (``compile=reduce-overhead``: CUDA graphs), fused (``backend=fused``) and
+  both; in float32 and, on CUDA, TF32.  A mode that fails is a row saying why.  Beside each time: the
   iteration's FLOP (its convolutions and matrix products, counted by ``torch.utils.flop_counter``)
   and the time that arithmetic takes at this device's measured dense float32 matmul rate: an
   iteration near 100% of that rate is bound by its arithmetic, not by overheads, so no faster
@@ -35,7 +36,7 @@ from pathlib import Path
 
 import torch
 
-from .config import TrainConfig, resolve_memory_format, validate
+from .config import CUDA_ONLY, MODES, TrainConfig, resolve_memory_format, validate
 from .provenance import device_name, provenance, repo_root
 
 SETTINGS = {"dcgan-mnist (m=100)": dict(arch="dcgan", batch_size=100), "resnet (m=64)": dict(arch="resnet", batch_size=64)}
@@ -66,12 +67,12 @@ def timed(fn, device: torch.device, repeats: int, warmup: int) -> dict:
 
 
 def training_modes(device_type: str) -> list[tuple[str, dict, str]]:
-    """``(mode, config overrides, memory_format)`` of the timed training rows: eager in the device's
-    default layout (``memory_format=auto``) and in the other one, compiled, fused."""
+    """``(mode, config overrides, memory_format)`` of the timed training rows: every mode of
+    :data:`MODES` in the device's default layout (``memory_format=auto``), and eager in the other."""
     default = resolve_memory_format("auto", device_type)
     other = "contiguous" if default == "channels_last" else "channels_last"
-    return [("eager", {}, default), ("eager", {}, other), ("compiled", {"compile": "default"}, default),
-            ("fused", {"backend": "fused"}, default)]
+    rows = [(mode, over, default) for mode, over in MODES.items()]
+    return rows[:1] + [("eager", {}, other)] + rows[1:]
 
 
 def iteration_flop(shape: dict, device: torch.device) -> float:
@@ -114,14 +115,21 @@ def training_rows(device: torch.device, repeats: int, warmup: int, rates: dict |
         flop = iteration_flop(shape, device)
         for precision in precisions:
             for mode, over, layout in training_modes(device.type):
-                row = {"setting": setting, "precision": precision, "mode": mode, "memory_format": layout, "gflop": flop / 1e9}
-                if mode == "fused" and device.type != "cuda":
-                    rows.append({**row, "skipped": "the fused kernels run on CUDA only"})
+                switches = {**over, **({} if layout == resolve_memory_format("auto", device.type) else {"memory_format": layout})}
+                row = {"setting": setting, "precision": precision, "mode": mode, "memory_format": layout,
+                       "switches": switches, "gflop": flop / 1e9}
+                if mode in CUDA_ONLY and device.type != "cuda":
+                    rows.append({**row, "skipped": "CUDA only (the fused kernels run in Triton, CUDA graphs on a GPU)"})
                     continue
                 cfg = validate(TrainConfig, {"dataset": "digits", "device": device.type, "tf32": precision == "tf32",
                                              "memory_format": layout, **shape, **over})
-                trainer = Trainer(cfg, device)
-                row.update(timed(trainer.step, device, repeats, warmup))
+                try:
+                    trainer = Trainer(cfg, device)
+                    row.update(timed(trainer.step, device, repeats, warmup))
+                except Exception as err:  # a benchmark reports a mode that fails here; it does not stop
+                    rows.append({**row, "skipped": f"failed: {type(err).__name__}: {str(err).strip()[:300]}"})
+                    print(f"  {setting:<20} {precision:<5} {mode:<9} {layout:<14} failed: {type(err).__name__}", flush=True)
+                    continue
                 if rates and precision in rates:
                     row["at_matmul_rate_s"] = flop / rates[precision]
                     row["fraction_of_matmul_rate"] = row["at_matmul_rate_s"] / row["median_s"]
@@ -270,6 +278,21 @@ def slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-").lower()
 
 
+def fastest(result: dict, precision: str = "fp32") -> dict:
+    """setting -> its fastest timed training row in ``precision`` (the row's ``switches`` train that way)."""
+    best: dict = {}
+    for r in result.get("training", []):
+        if r["precision"] == precision and "median_s" in r and (r["setting"] not in best
+                                                                  or r["median_s"] < best[r["setting"]]["median_s"]):
+            best[r["setting"]] = r
+    return best
+
+
+def train_set(switches: dict) -> str:
+    """``switches`` as the DAG's ``--config train_set=...`` value."""
+    return " ".join(f"{k}={v}" for k, v in switches.items())
+
+
 def print_table(result: dict) -> None:
     print(f"\n{result['device']}  (median of repeats; ms)")
     for precision, rate in result.get("matmul_flop_per_s", {}).items():
@@ -283,6 +306,9 @@ def print_table(result: dict) -> None:
                    if "at_matmul_rate_s" in r else "")
         print(f"{r['setting']:<22}{r['precision']:<6}{r['mode']:<10}{r.get('memory_format', 'contiguous'):<15}{t}"
               f"{flop}{at_rate}")
+    for setting, r in fastest(result).items():
+        how = f"--config train_set='{train_set(r['switches'])}'" if r.get("switches") else "the defaults"
+        print(f"fastest {setting}, fp32: {r['mode']} ({r['memory_format']}), {r['median_s'] * 1e3:.1f} ms: train with {how}")
     print(f"\n{'S_eps fwd+bwd':<22}{'impl':<10}{'ms':>10}")
     for r in result["divergence"]:
         t = f"{r['median_s'] * 1e3:10.2f}" if "median_s" in r else "   skipped"

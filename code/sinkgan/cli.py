@@ -80,15 +80,21 @@ def _study_run(args):
 
 
 def _train_study(args) -> int:
-    from .config import ConfigError, check_data_available
+    import os
+
+    from .config import TRAIN_SET_ENV, ConfigError, check_data_available, how_not_what, validate
 
     try:
         spec = _study_run(args)
-        check_data_available(spec.config)
+        # how (not what) it computes: the DAG's train_set (through the environment), then --set
+        how = {**how_not_what(os.environ.get(TRAIN_SET_ENV, ""), where=f"{TRAIN_SET_ENV} (snakemake --config train_set)"),
+               **how_not_what(args.set, where="--set")}
+        cfg = validate(type(spec.config), {**spec.config.to_dict(), **how}) if how else spec.config
+        check_data_available(cfg)
     except ConfigError as err:
         print(f"sinkgan: invalid config: {err}", file=sys.stderr)
         return 2
-    return _run(spec.config, spec.run_dir, True, args)
+    return _run(cfg, spec.run_dir, True, args)
 
 
 def _validate(args) -> int:
@@ -232,6 +238,9 @@ def build_parser(groups=None) -> argparse.ArgumentParser:
     _add_study_options(p, scale_positional=True)
     p.add_argument("run_id", help="a run id of the study (`sinkgan study list`)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (rate-limited progress lines instead)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="backend, compile or memory_format only: how the run computes, not what (also from the DAG: "
+                        "snakemake --config train_set='compile=reduce-overhead backend=auto')")
     p.set_defaults(func=_train_study)
 
     p = sub.add_parser("study", help="the study's runs: list their ids, show one's resolved config")
@@ -252,7 +261,7 @@ def build_parser(groups=None) -> argparse.ArgumentParser:
     _add_study_options(q)
     q.add_argument("--bench", required=True, metavar="JSON", help="a benchmark, results/bench/<device>.json")
     q.add_argument("--precision", default="fp32", help="the benchmark's precision to use (fp32, tf32; default fp32)")
-    q.add_argument("--mode", default=None, choices=("eager", "compiled", "fused"),
+    q.add_argument("--mode", default=None, choices=("eager", "compiled", "captured", "fused", "fused+captured"),
                    help="time every run in this mode (default: the mode each run's config trains in)")
     q.set_defaults(func=_study_cost)
 

@@ -289,6 +289,47 @@ def parse_override(item: str) -> tuple[str, object]:
     return key.strip(), value
 
 
+#: training modes (the rows of ``sinkgan bench``): name -> the :data:`HOW_NOT_WHAT` switches that
+#: train that way.  "captured" replays each step as CUDA graphs (CUDA only).
+MODES = {"eager": {}, "compiled": {"compile": "default"}, "captured": {"compile": "reduce-overhead"},
+         "fused": {"backend": "fused"}, "fused+captured": {"backend": "fused", "compile": "reduce-overhead"}}
+#: modes timed on CUDA only (the fused kernels run in Triton; CUDA graphs need a GPU)
+CUDA_ONLY = ("captured", "fused", "fused+captured")
+
+
+def mode_of(cfg, device_type: str) -> str:
+    """The :data:`MODES` entry a run's config trains in on ``device_type`` (``backend=auto`` is
+    fused on CUDA; ``max-autotune`` counts as compiled)."""
+    fused = cfg.backend == "fused" or (cfg.backend == "auto" and device_type == "cuda")
+    if cfg.compile == "reduce-overhead" and device_type == "cuda":
+        return "fused+captured" if fused else "captured"
+    if cfg.compile != "none":
+        return "compiled"
+    return "fused" if fused else "eager"
+
+
+#: the environment variable through which the DAG (``snakemake --config train_set=...``) passes
+#: :data:`HOW_NOT_WHAT` settings to every training job (``sinkgan train-study``)
+TRAIN_SET_ENV = "SINKGAN_TRAIN_SET"
+
+
+def how_not_what(items: typing.Iterable[str] | str, where: str = "train_set") -> dict:
+    """``key=value`` settings of :data:`HOW_NOT_WHAT` only (a string: separated by spaces or commas),
+    each value checked against its field; anything else is refused, naming ``where``: what a
+    study's run computes comes from the study, not from the command line."""
+    if isinstance(items, str):
+        items = items.replace(",", " ").split()
+    out = {}
+    for item in items:
+        key, value = parse_override(item)
+        if key not in HOW_NOT_WHAT:
+            raise ConfigError(f"{where}: {key!r} cannot be set here; allowed: {', '.join(HOW_NOT_WHAT)} (they change how "
+                              f"a run computes, not what; the rest comes from the study)")
+        out[key] = value
+    validate(TrainConfig, dict(out))  # each value against its field's choices
+    return out
+
+
 def load_config(path: str | Path | None, overrides: typing.Iterable[str] = (), check_data: bool = True) -> TrainConfig:
     """Read a YAML config, apply ``key=value`` overrides, validate, and check the data set exists."""
     mapping: dict = {}

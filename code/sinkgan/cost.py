@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .config import resolve_memory_format
+from .config import mode_of, resolve_memory_format
 
 #: the benchmark setting that times each architecture, and its mini-batch
 BENCH_SETTINGS = {"dcgan": ("dcgan-mnist (m=100)", 100), "resnet": ("resnet (m=64)", 64)}
@@ -30,13 +30,6 @@ BENCH_N_CRITIC = 10
 
 #: the paper's network widths; the benchmark times these
 PAPER_WIDTHS = {"ngf": 64, "ndf": 64}
-
-
-def run_mode(cfg) -> str:
-    """The benchmark mode a run trains in: ``compiled`` (``compile`` set), ``fused`` (``backend=fused``) or ``eager``."""
-    if cfg.compile != "none":
-        return "compiled"
-    return "fused" if cfg.backend == "fused" else "eager"
 
 
 def bench_device_type(bench: dict) -> str:
@@ -75,7 +68,7 @@ def run_seconds(cfg, per_iteration: float) -> float:
 def scale_cost(study, bench: dict, precision: str = "fp32", mode: str | None = None) -> dict:
     """Per architecture and mode: runs, generator iterations, estimated hours; and the
     total.  ``mode``: time every run in this benchmark mode (default: the mode each run's config
-    trains in, :func:`run_mode`)."""
+    trains in on the benchmarked device, :func:`sinkgan.config.mode_of`)."""
     narrowed = sorted({s.run_id for s in study.runs().values()
                        if any(getattr(s.config, k) != v for k, v in PAPER_WIDTHS.items())})
     if narrowed:
@@ -85,7 +78,7 @@ def scale_cost(study, bench: dict, precision: str = "fp32", mode: str | None = N
     per_arch: dict[str, dict] = {}
     for spec in study.runs().values():
         cfg = spec.config
-        run_mode_ = mode or run_mode(cfg)
+        run_mode_ = mode or mode_of(cfg, bench_device_type(bench))
         seconds = iteration_seconds(bench, cfg.arch, run_mode_, precision, cfg.memory_format)
         key = f"{cfg.arch} {run_mode_}"
         row = per_arch.setdefault(key, {"runs": 0, "iterations": 0, "hours": 0.0, "mode": run_mode_,
