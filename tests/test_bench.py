@@ -1,6 +1,8 @@
 """sinkgan bench: every implementation of the S_eps table is a row, timed or saying why not."""
+import json
 import sys
 
+import pytest
 import torch
 
 from sinkgan import bench
@@ -35,8 +37,6 @@ def test_speedup_is_over_the_one_job_row_and_absent_without_one():
 
 
 def test_concurrency_must_be_a_list_of_positive_integers(capsys):
-    import pytest
-
     for bad in ("0", "1,x", "-2"):
         with pytest.raises(SystemExit, match="--concurrency .*allowed a comma-separated list of integers >= 1"):
             bench.main(["--concurrency", bad, "--only", "divergence"])
@@ -113,3 +113,37 @@ def test_the_fastest_row_of_each_setting_names_the_switches_that_train_that_way(
     best = bench.fastest(result)
     assert {k: r["mode"] for k, r in best.items()} == {"a": "fused+captured", "b": "eager"}
     assert bench.train_set(best["a"]["switches"]) == "backend=fused compile=reduce-overhead"
+
+
+TINY_SETTINGS = {"tiny": dict(arch="dcgan", batch_size=8, ngf=4, ndf=4, critic_dim=8, n_critic=1)}
+
+
+def test_rows_past_the_time_budget_say_so():
+    rows = bench.training_rows(torch.device("cpu"), repeats=1, warmup=0, modes=["eager"], budget=bench.Budget(1e-9))
+    assert rows and all(r["skipped"].startswith("not timed: the benchmark's time budget") for r in rows)
+    assert {r["mode"] for r in rows} == {"eager"}
+
+
+def test_a_benchmark_stopped_midway_keeps_the_rows_it_timed(tmp_path, monkeypatch):
+    monkeypatch.setattr(bench, "SETTINGS", TINY_SETTINGS)
+    real_timed, calls = bench.timed, []
+
+    def timed_then_stopped(fn, device, repeats, warmup):
+        calls.append(1)
+        if len(calls) > 2:  # the third timing: the matmul rate, then one training row, then a kill
+            raise KeyboardInterrupt
+        return real_timed(fn, device, repeats, warmup)
+    monkeypatch.setattr(bench, "timed", timed_then_stopped)
+    out = tmp_path / "bench.json"
+    with pytest.raises(KeyboardInterrupt):
+        bench.main(["--device", "cpu", "--quick", "--only", "training", "--modes", "eager", "--out", str(out)])
+    kept = json.loads(out.read_text())
+    assert [(r["mode"], r["memory_format"]) for r in kept["training"]] == [("eager", "channels_last")]
+    assert kept["training"][0]["median_s"] > 0 and kept["matmul_flop_per_s"]["fp32"] > 0
+
+
+def test_modes_precisions_and_budget_are_checked_before_any_timing():
+    for argv, bad in ((["--modes", "eager,turbo"], "'turbo'"), (["--precisions", "fp16"], "'fp16'"),
+                      (["--budget", "-1"], "--budget -1.0")):
+        with pytest.raises(SystemExit, match=f"sinkgan bench: {bad} out of range; allowed: --modes from eager"):
+            bench.main(["--only", "training", *argv])

@@ -115,9 +115,10 @@ def test_the_working_tree_leaves_room_for_the_payload():
 def test_the_printed_session_stages_every_part_then_sits():
     parts = [Path(f".carry/part{k:02d}") for k in (1, 2, 3)]
     commands = gpu_sitting.session_commands(parts)
-    assert [c for c, _ in commands] == [".carry/part01", ".carry/part02", ".carry/part03", ""]
-    assert "stage .carry/part03 && python3 tools/gpu_sitting.py speed" in commands[2][1]
-    assert commands[3][1].startswith("python3 tools/gpu_sitting.py run --scale small --budget 540")
+    assert [c for c, _ in commands] == [".carry/part01", ".carry/part02", ".carry/part03", "", ""]
+    assert commands[2][1] == "python3 tools/gpu_sitting.py stage .carry/part03"
+    assert commands[3][1].startswith('python3 tools/gpu_sitting.py speed --out "$OUT"')  # its own 10-minute command
+    assert commands[4][1].startswith("python3 tools/gpu_sitting.py run --scale small --budget 540")
     assert all(len(cmd) <= 2000 for _, cmd in commands)  # the device tool's limit on a command
 
 
@@ -155,3 +156,18 @@ def test_a_sitting_trains_in_the_mode_it_is_given(tmp_path, monkeypatch):
     gpu_sitting.run("small", 540, 60, 4, tmp_path / "out", 15.0)
     dag = next(c for c in calls if "snakemake" in c)
     assert dag[dag.index("--config"):] == ["--config", "scale=small"]  # eager: no train_set
+
+
+def test_speed_fits_its_budget_and_gives_the_benchmark_what_is_left(tmp_path, monkeypatch):
+    import subprocess
+
+    calls = []
+    monkeypatch.setattr(gpu_sitting, "work_folder", lambda command, jobs=1: (tmp_path, {}))
+    monkeypatch.setattr(gpu_sitting.subprocess, "run",
+                        lambda cmd, **kw: calls.append((cmd, kw)) or subprocess.CompletedProcess(cmd, 0))
+    assert gpu_sitting.speed(tmp_path / "out", jobs="1,4", budget=540) == 0
+    (tests, kw), (bench, _), (concurrency, _) = calls
+    assert "tests/test_sinkhorn_fused.py" in tests and kw["timeout"] == gpu_sitting.TESTS_LIMIT_S
+    given = int(bench[bench.index("--budget") + 1])
+    assert 0 < given <= 540 - 2 * gpu_sitting.CONCURRENCY_ROW_S - 90  # room for the concurrency rows and a last compile
+    assert concurrency[concurrency.index("--concurrency") + 1] == "1,4"

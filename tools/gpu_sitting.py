@@ -136,17 +136,13 @@ def prepare(root: Path = ROOT, part_bytes: int | None = None, margin: int = 6 * 
 
 
 def session_commands(parts: list[Path], scale: str = "small", budget: int = 540) -> list[tuple[str, str]]:
-    """``(carry, command)`` of the device commands of one session: one per part (the last one also
-    runs the speed checks: the fused kernels' tests on the GPU and the benchmark), then sittings."""
-    out = []
-    for k, part in enumerate(parts):
-        rel = f"{CARRY}/{part.name}"
-        cmd = f"python3 tools/gpu_sitting.py stage {rel}"
-        if k == len(parts) - 1:
-            cmd += ' && python3 tools/gpu_sitting.py speed --out "$OUT"'
-        out.append((rel, cmd))
-    out.append(("", f'python3 tools/gpu_sitting.py run --scale {scale} --budget {budget} --out "$OUT"   '
-                    f'(repeat while device time lasts)'))
+    """``(carry, command)`` of the device commands of one session: one per part, the speed checks
+    (the fused kernels' tests on the GPU, the benchmark; a command of their own), then sittings."""
+    out = [(f"{CARRY}/{part.name}", f"python3 tools/gpu_sitting.py stage {CARRY}/{part.name}") for part in parts]
+    out.append(("", 'python3 tools/gpu_sitting.py speed --out "$OUT"   (about 9 minutes: GPU tests, benchmark, '
+                    'concurrency)'))
+    out.append(("", f'python3 tools/gpu_sitting.py run --scale {scale} --budget {budget} --out "$OUT"   (repeat while '
+                    f'device time lasts; once the GPU tests passed, add --set \'<the train_set the benchmark named>\')'))
     return out
 
 
@@ -304,21 +300,39 @@ def work_folder(command: str, jobs: int = 1) -> tuple[Path, dict]:
     return work, env
 
 
-def speed(out: Path, jobs: str = "1,2,4,8") -> int:
-    """The speed checks of a GPU session, into ``out``: the fused kernels' and the compiled path's
-    tests on the GPU (``gpu-tests.log``), ``sinkgan bench`` (``bench.json``, to commit as
-    results/bench/<device>.json) and the concurrency table (``bench-concurrency.json``)."""
+#: seconds one concurrency row of the benchmark takes on a GPU (30 s start-up, a 20 s window, exit)
+CONCURRENCY_ROW_S = 60
+#: the most the GPU tests of `speed` may take
+TESTS_LIMIT_S = 150
+
+
+def speed(out: Path, jobs: str = "1,4", budget: float = 540) -> int:
+    """The speed checks of a GPU session, into ``out``, within ``budget`` seconds (one device
+    command): the fused kernels' and the compiled path's tests on the GPU (``gpu-tests.log``, at
+    most :data:`TESTS_LIMIT_S`), ``sinkgan bench`` with what is left after the concurrency rows
+    (``bench.json``, to commit as results/bench/<device>.json; rows it has no time for say so), then
+    the concurrency table (``bench-concurrency.json``)."""
+    start = time.monotonic()
     work, env = work_folder("speed")
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "gpu-tests.log", "w") as log:
-        tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                                "tests/test_sinkhorn_fused.py", "tests/test_compile.py"], cwd=work, env=env,
-                               stdout=log, stderr=subprocess.STDOUT).returncode
+        try:
+            tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                                    "tests/test_sinkhorn_fused.py", "tests/test_compile.py"], cwd=work, env=env,
+                                   stdout=log, stderr=subprocess.STDOUT, timeout=TESTS_LIMIT_S).returncode
+        except subprocess.TimeoutExpired:
+            tests = 124
+            log.write(f"\n[gpu_sitting] stopped after {TESTS_LIMIT_S} s\n")
     print(f"[gpu_sitting] GPU tests exit {tests} (log in {out / 'gpu-tests.log'})", flush=True)
     bench = [sys.executable, "-m", "sinkgan", "bench"]
-    rc = subprocess.run([*bench, "--out", str(out / "bench.json")], cwd=work, env=env).returncode
-    rc = rc or subprocess.run([*bench, "--only", "concurrency", "--concurrency", jobs,
-                               "--out", str(out / "bench-concurrency.json")], cwd=work, env=env).returncode
+    rows = len([k for k in jobs.split(",") if k.strip()])
+    left = budget - (time.monotonic() - start) - rows * CONCURRENCY_ROW_S
+    bench_budget = max(30, int(left - 90))  # the row under way when the budget runs out may compile (~1 min)
+    rc = subprocess.run([*bench, "--budget", str(bench_budget), "--out", str(out / "bench.json")], cwd=work,
+                        env=env).returncode
+    if rows:
+        rc = rc or subprocess.run([*bench, "--only", "concurrency", "--concurrency", jobs,
+                                   "--out", str(out / "bench-concurrency.json")], cwd=work, env=env).returncode
     if tests == 0:
         print("[gpu_sitting] the GPU tests passed: the sittings may train in the fastest mode the benchmark names "
               "above: python3 tools/gpu_sitting.py run ... --set '<its train_set>'", flush=True)
@@ -355,7 +369,8 @@ def main(argv: list[str] | None = None) -> int:
     q.add_argument("--scale", default="small", help="the scale the printed session trains (default small)")
     v = sub.add_parser("speed", help="there: the fused/compiled tests on the GPU, the benchmark and the concurrency table")
     v.add_argument("--out", type=Path, required=True, help="folder for the logs and JSON (the device's $OUT)")
-    v.add_argument("--concurrency", default="1,2,4,8", help="training jobs at once to time (default 1,2,4,8)")
+    v.add_argument("--concurrency", default="1,4", help="training jobs at once to time (default 1,4; about a minute each)")
+    v.add_argument("--budget", type=float, default=540, help="seconds the whole command may take (default 540)")
     s = sub.add_parser("stage", help="there: add one carried part; the last one unpacks the payload and installs it")
     s.add_argument("part", type=Path, help="a folder .carry/partNN (carried by this command)")
     r = sub.add_parser("run", help="there: one sitting: the DAG for --budget seconds, then pack what finished")
@@ -391,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
         stage(a.part)
         return 0
     if a.cmd == "speed":
-        return speed(a.out, a.concurrency)
+        return speed(a.out, a.concurrency, a.budget)
     if a.cmd == "run":
         if a.jobs < 1 or not a.budget > a.grace >= 0:
             ap.error("--jobs must be >= 1 and --budget > --grace >= 0")

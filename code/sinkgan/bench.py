@@ -23,6 +23,10 @@ processes sharing the device at once (the study's runs are independent; ``--reso
 
 Every figure is the median of ``repeats`` timed calls after ``warmup`` calls (CUDA is
 synchronised around each call).  ``--quick`` uses fewer repeats and drops n = 4096 (for CPUs).
+``--modes``/``--precisions`` time a subset; ``--budget S`` starts no row after S seconds (a row
+left out says so).  The S_eps table is timed first, then the training rows a mode at a time for
+both networks (float32 first; on CUDA the modes a training job would choose between first), and
+the JSON is rewritten after every row, so a benchmark stopped at a time limit keeps what it timed.
 Timings are benchmark figures, not tests.
 """
 from __future__ import annotations
@@ -36,6 +40,7 @@ from pathlib import Path
 
 import torch
 
+from .atomic import atomic_write_text
 from .config import CUDA_ONLY, MODES, TrainConfig, resolve_memory_format, validate
 from .provenance import device_name, provenance, repo_root
 
@@ -66,13 +71,20 @@ def timed(fn, device: torch.device, repeats: int, warmup: int) -> dict:
             "first_call_s": first[0] if first else None}
 
 
+#: on CUDA, the modes a training job would choose between come first (a budget may cut the rest)
+CUDA_ORDER = ("eager", "fused", "captured", "fused+captured", "compiled")
+
+
 def training_modes(device_type: str) -> list[tuple[str, dict, str]]:
-    """``(mode, config overrides, memory_format)`` of the timed training rows: every mode of
-    :data:`MODES` in the device's default layout (``memory_format=auto``), and eager in the other."""
+    """``(mode, config overrides, memory_format)`` of the timed training rows, in the order they are
+    timed: every mode of :data:`MODES` in the device's default layout (``memory_format=auto``), and
+    eager in the other layout (second on CPU, where it is the comparison; last on CUDA)."""
     default = resolve_memory_format("auto", device_type)
-    other = "contiguous" if default == "channels_last" else "channels_last"
+    other = ("eager", {}, "contiguous" if default == "channels_last" else "channels_last")
+    if device_type == "cuda":
+        return [(mode, MODES[mode], default) for mode in CUDA_ORDER] + [other]
     rows = [(mode, over, default) for mode, over in MODES.items()]
-    return rows[:1] + [("eager", {}, other)] + rows[1:]
+    return rows[:1] + [other] + rows[1:]
 
 
 def iteration_flop(shape: dict, device: torch.device) -> float:
@@ -103,38 +115,62 @@ def matmul_rate(device: torch.device, precision: str, repeats: int, warmup: int)
     return 2 * n ** 3 / t["median_s"]
 
 
-def training_rows(device: torch.device, repeats: int, warmup: int, rates: dict | None = None) -> list[dict]:
-    """One row per setting, precision and :func:`training_modes` entry: the median iteration time
-    and, with ``rates`` (precision -> matmul FLOP/s), the iteration's FLOP, the time that arithmetic
-    takes at the matmul rate, and the fraction of that rate the iteration reaches."""
+class Budget:
+    """A wall-clock budget for the benchmark (``--budget``; 0 = none): rows not started in time
+    are rows saying so, so that a bounded command (a borrowed GPU's 10 minutes) still writes a table."""
+
+    def __init__(self, seconds: float = 0.0):
+        self.seconds, self.start = seconds, time.monotonic()
+
+    def spent(self) -> bool:
+        return bool(self.seconds) and time.monotonic() - self.start >= self.seconds
+
+    def skipped(self) -> str:
+        return f"not timed: the benchmark's time budget of {self.seconds:.0f} s was spent"
+
+
+def training_rows(device: torch.device, repeats: int, warmup: int, rates: dict | None = None,
+                  precisions=None, modes=None, budget: Budget | None = None, on_row=None) -> list[dict]:
+    """One row per precision, setting and :func:`training_modes` entry (``modes``: only these), the
+    float32 rows first: the median iteration time and, with ``rates`` (precision -> matmul FLOP/s),
+    the iteration's FLOP, the time that arithmetic takes at the matmul rate, and the fraction of
+    that rate the iteration reaches.  ``on_row(rows)`` after each row (the caller saves them)."""
     from .train import Trainer
 
-    rows = []
-    precisions = ("fp32", "tf32") if device.type == "cuda" else ("fp32",)
-    for setting, shape in SETTINGS.items():
-        flop = iteration_flop(shape, device)
-        for precision in precisions:
-            for mode, over, layout in training_modes(device.type):
+    rows, flops = [], {}
+    budget = budget or Budget()
+    precisions = precisions or (("fp32", "tf32") if device.type == "cuda" else ("fp32",))
+    for precision in precisions:
+        for mode, over, layout in training_modes(device.type):  # a mode for both networks, then the next
+            if modes and mode not in modes:
+                continue
+            for setting, shape in SETTINGS.items():
+                if setting not in flops:
+                    flops[setting] = iteration_flop(shape, device)
+                flop = flops[setting]
                 switches = {**over, **({} if layout == resolve_memory_format("auto", device.type) else {"memory_format": layout})}
                 row = {"setting": setting, "precision": precision, "mode": mode, "memory_format": layout,
                        "switches": switches, "gflop": flop / 1e9}
                 if mode in CUDA_ONLY and device.type != "cuda":
-                    rows.append({**row, "skipped": "CUDA only (the fused kernels run in Triton, CUDA graphs on a GPU)"})
-                    continue
-                cfg = validate(TrainConfig, {"dataset": "digits", "device": device.type, "tf32": precision == "tf32",
-                                             "memory_format": layout, **shape, **over})
-                try:
-                    trainer = Trainer(cfg, device)
-                    row.update(timed(trainer.step, device, repeats, warmup))
-                except Exception as err:  # a benchmark reports a mode that fails here; it does not stop
-                    rows.append({**row, "skipped": f"failed: {type(err).__name__}: {str(err).strip()[:300]}"})
-                    print(f"  {setting:<20} {precision:<5} {mode:<9} {layout:<14} failed: {type(err).__name__}", flush=True)
-                    continue
-                if rates and precision in rates:
+                    row["skipped"] = "CUDA only (the fused kernels run in Triton, CUDA graphs on a GPU)"
+                elif budget.spent():
+                    row["skipped"] = budget.skipped()
+                else:
+                    cfg = validate(TrainConfig, {"dataset": "digits", "device": device.type, "tf32": precision == "tf32",
+                                                 "memory_format": layout, **shape, **over})
+                    try:
+                        trainer = Trainer(cfg, device)
+                        row.update(timed(trainer.step, device, repeats, warmup))
+                    except Exception as err:  # a benchmark reports a mode that fails here; it does not stop
+                        row["skipped"] = f"failed: {type(err).__name__}: {str(err).strip()[:300]}"
+                if "median_s" in row and rates and precision in rates:
                     row["at_matmul_rate_s"] = flop / rates[precision]
                     row["fraction_of_matmul_rate"] = row["at_matmul_rate_s"] / row["median_s"]
                 rows.append(row)
-                print(f"  {setting:<20} {precision:<5} {mode:<9} {layout:<14} {row['median_s'] * 1e3:10.1f} ms", flush=True)
+                shown = f"{row['median_s'] * 1e3:10.1f} ms" if "median_s" in row else row["skipped"][:60]
+                print(f"  {setting:<20} {precision:<5} {mode:<14} {layout:<14} {shown}", flush=True)
+                if on_row:
+                    on_row(rows)
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
     return rows
 
@@ -170,16 +206,20 @@ def _implementations(device: torch.device, n: int) -> dict:
     return impls
 
 
-def divergence_rows(device: torch.device, sizes, repeats: int, warmup: int) -> list[dict]:
+def divergence_rows(device: torch.device, sizes, repeats: int, warmup: int, budget: Budget | None = None,
+                    on_row=None) -> list[dict]:
     rows = []
+    budget = budget or Budget()
     g = torch.Generator(device="cpu").manual_seed(0)
     for n in sizes:
         x0 = torch.randn(n, D, generator=g).to(device)
         y0 = torch.randn(n, D, generator=g).to(device)
         for name, fn in _implementations(device, n).items():
+            if on_row and rows:
+                on_row(rows)
             row = {"n": n, "d": D, "eps": EPS, "n_iter": L, "impl": name}
-            if isinstance(fn, str):
-                rows.append({**row, "skipped": fn})
+            if isinstance(fn, str) or budget.spent():
+                rows.append({**row, "skipped": fn if isinstance(fn, str) else budget.skipped()})
                 continue
             if name == "fused":
                 from .sinkhorn_fused import MAX_POINTS
@@ -197,6 +237,8 @@ def divergence_rows(device: torch.device, sizes, repeats: int, warmup: int) -> l
                 rows.append({**row, "skipped": f"{type(err).__name__}: {str(err)[:200]}"})
                 continue
             print(f"  n={n:<5} {name:<9} {rows[-1]['median_s'] * 1e3:10.2f} ms", flush=True)
+    if on_row:
+        on_row(rows)
     return rows
 
 
@@ -329,6 +371,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--only", choices=("training", "divergence", "concurrency"), default=None,
                         help="run one of the tables (concurrency: with --concurrency)")
     parser.add_argument("--out", default=None, help="JSON file (default results/bench/<device-name>.json)")
+    parser.add_argument("--modes", default="", metavar="MODE,...",
+                        help=f"time only these training modes (default all: {', '.join(MODES)})")
+    parser.add_argument("--precisions", default="", metavar="P,...", help="fp32 and/or tf32 (default: fp32, and tf32 on CUDA)")
+    parser.add_argument("--budget", type=float, default=0.0, metavar="S",
+                        help="start no training or S_eps row after S seconds; those rows say so (default 0: no limit)")
     parser.add_argument("--concurrency", default="", metavar="K,K,...",
                         help="also time K DCGAN training processes at once on the device, e.g. 1,2,4,8 (default: not)")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)  # one process of --concurrency
@@ -356,6 +403,12 @@ def run(args) -> int:
     if any(k < 1 for k in jobs) or (args.only == "concurrency" and not jobs):
         raise SystemExit(f"sinkgan bench: --concurrency {args.concurrency!r}: allowed a comma-separated list of "
                          f"integers >= 1, e.g. 1,2,4,8")
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()] if args.modes else None
+    precisions = [p.strip() for p in args.precisions.split(",") if p.strip()] if args.precisions else None
+    bad = [m for m in modes or () if m not in MODES] + [p for p in precisions or () if p not in ("fp32", "tf32")]
+    if bad or not args.budget >= 0:
+        raise SystemExit(f"sinkgan bench: {', '.join(map(repr, bad)) or f'--budget {args.budget}'} out of range; allowed: "
+                         f"--modes from {', '.join(MODES)}, --precisions from fp32, tf32, --budget >= 0 seconds")
     device = resolve_device(args.device)
     repeats, warmup = (2, 1) if args.quick else (10, 3)
     sizes = SIZES[:2] if args.quick else SIZES
@@ -364,17 +417,27 @@ def run(args) -> int:
     result = {"device": name, "device_type": device.type, "quick": args.quick, "versions": versions(),
               "provenance": provenance(device), "threads": torch.get_num_threads(), "matmul_flop_per_s": {},
               "flop_count": FLOP_COUNT, "training": [], "divergence": [], "concurrency": []}
-    if args.only in (None, "training"):
-        precisions = ("fp32", "tf32") if device.type == "cuda" else ("fp32",)
-        result["matmul_flop_per_s"] = {p: matmul_rate(device, p, repeats * 2, warmup) for p in precisions}
-        result["training"] = training_rows(device, repeats, warmup, result["matmul_flop_per_s"])
-    if args.only in (None, "divergence"):
-        result["divergence"] = divergence_rows(device, sizes, repeats * 2, warmup)
-    if jobs and args.only in (None, "concurrency"):
-        result["concurrency"] = concurrency_rows(device, jobs, startup_s=30.0 if device.type == "cuda" else 60.0)
     out = Path(args.out) if args.out else repo_root() / "results" / "bench" / f"{slug(name)}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    budget = Budget(args.budget)
+
+    def save(table: str):
+        """Keep what is timed so far (atomically): a benchmark stopped at a time limit keeps its rows."""
+        def on_row(rows):
+            result[table] = rows
+            atomic_write_text(out, json.dumps(result, indent=2) + "\n")
+        return on_row
+
+    if args.only in (None, "divergence"):  # first: seconds on a GPU, and S_eps has its own targets
+        result["divergence"] = divergence_rows(device, sizes, repeats * 2, warmup, budget, on_row=save("divergence"))
+    if args.only in (None, "training"):
+        precisions = precisions or (("fp32", "tf32") if device.type == "cuda" else ("fp32",))
+        result["matmul_flop_per_s"] = {p: matmul_rate(device, p, repeats * 2, warmup) for p in precisions}
+        result["training"] = training_rows(device, repeats, warmup, result["matmul_flop_per_s"], precisions, modes,
+                                           budget, on_row=save("training"))
+    if jobs and args.only in (None, "concurrency"):
+        result["concurrency"] = concurrency_rows(device, jobs, startup_s=30.0 if device.type == "cuda" else 60.0)
+    atomic_write_text(out, json.dumps(result, indent=2) + "\n")
     print_table(result)
     print(f"\nwritten {out}")
     return 0
