@@ -52,3 +52,15 @@ def test_a_run_is_timed_in_the_layout_it_trains_in_on_the_benchmarked_device():
     assert cost["hours"] == pytest.approx(2 * 500 * 1.5 / 3600)
     with pytest.raises(ValueError, match="in mode 'eager', fp32, channels_last; timed there: eager fp32 contiguous"):
         iteration_seconds({**cpu, "training": rows[1:]}, "dcgan", "eager")
+
+
+def test_each_run_pays_its_modes_start_up_once():
+    rows = [{"setting": "dcgan-mnist (m=100)", "precision": "fp32", "mode": "compiled", "median_s": 0.01,
+             "first_call_s": 60.01},
+            {"setting": "dcgan-mnist (m=100)", "precision": "fp32", "mode": "eager", "median_s": 0.03, "first_call_s": 0.02}]
+    gpu = {"device": "a GPU", "device_type": "cuda", "training": rows}
+    compiled = scale_cost(Study.load("cpu"), gpu, mode="compiled")
+    assert compiled["hours"] == pytest.approx((2 * 500 * 0.01 + 2 * 60.0) / 3600)  # two runs, one compile each
+    assert compiled["per_arch"]["dcgan compiled"]["startup_hours"] == pytest.approx(120 / 3600)
+    eager = scale_cost(Study.load("cpu"), gpu)
+    assert eager["hours"] == pytest.approx(2 * 500 * 0.03 / 3600)  # a first call faster than the median costs nothing

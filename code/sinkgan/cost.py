@@ -11,8 +11,11 @@ precision), scaled to the run's mini-batch and number of network passes:
 
 (SimSGDA: two passes an iteration instead of :math:`n_\text{critic} + 1`).  The time is taken as
 linear in the mini-batch, as the convolutions that dominate an iteration are; the Sinkhorn losses,
-quadratic in m, are a small part at the training sizes.  It is an estimate of training alone,
-one job at a time: measurements (FID/KID, tracking), the SiNG experiments and the gain of
+quadratic in m, are a small part at the training sizes.  Each run also pays once what its mode's
+first benchmarked call took beyond a median one (compilation, CUDA-graph capture): at GPU speeds
+a 2,000-iteration run may train in well under a minute, so this start-up can dominate (an upper
+bound: a compile cache on disk, shared by the runs' processes, can cut it).  It is an estimate of
+training alone, one job at a time: measurements (FID/KID, tracking), the SiNG experiments and the gain of
 several jobs sharing a device (``sinkgan bench --concurrency``) are not in it.
 """
 from __future__ import annotations
@@ -41,11 +44,22 @@ def iteration_seconds(bench: dict, arch: str, mode: str, precision: str = "fp32"
     """The benchmark's median time of one paper-size ``arch`` iteration in ``mode``, ``precision``
     and the layout ``memory_format`` resolves to on the benchmarked device (rows of benchmarks
     older than the switch were timed contiguous)."""
+    return iteration_row(bench, arch, mode, precision, memory_format)["median_s"]
+
+
+def startup_seconds(row: dict) -> float:
+    """What a run pays once before its iterations run at the median: the benchmark's first call
+    less a median one (compilation, CUDA-graph capture); 0 where the row has no first call."""
+    first = row.get("first_call_s")
+    return max(0.0, first - row["median_s"]) if first is not None else 0.0
+
+
+def iteration_row(bench: dict, arch: str, mode: str, precision: str = "fp32", memory_format: str = "auto") -> dict:
+    """The benchmark's timed row of :func:`iteration_seconds`."""
     setting = BENCH_SETTINGS[arch][0]
     layout = resolve_memory_format(memory_format, bench_device_type(bench))
     rows = [r for r in bench.get("training", []) if r["setting"] == setting and r["precision"] == precision]
-    timed = [r["median_s"] for r in rows
-             if r["mode"] == mode and r.get("memory_format", "contiguous") == layout and "median_s" in r]
+    timed = [r for r in rows if r["mode"] == mode and r.get("memory_format", "contiguous") == layout and "median_s" in r]
     if not timed:
         have = sorted({(r["mode"], r["precision"], r.get("memory_format", "contiguous"))
                        for r in bench.get("training", []) if "median_s" in r})
@@ -79,13 +93,14 @@ def scale_cost(study, bench: dict, precision: str = "fp32", mode: str | None = N
     for spec in study.runs().values():
         cfg = spec.config
         run_mode_ = mode or mode_of(cfg, bench_device_type(bench))
-        seconds = iteration_seconds(bench, cfg.arch, run_mode_, precision, cfg.memory_format)
+        timed = iteration_row(bench, cfg.arch, run_mode_, precision, cfg.memory_format)
         key = f"{cfg.arch} {run_mode_}"
-        row = per_arch.setdefault(key, {"runs": 0, "iterations": 0, "hours": 0.0, "mode": run_mode_,
-                                        "seconds_per_iteration": seconds})
+        row = per_arch.setdefault(key, {"runs": 0, "iterations": 0, "hours": 0.0, "startup_hours": 0.0,
+                                        "mode": run_mode_, "seconds_per_iteration": timed["median_s"]})
         row["runs"] += 1
         row["iterations"] += cfg.iterations
-        row["hours"] += run_seconds(cfg, seconds) / 3600
+        row["startup_hours"] += startup_seconds(timed) / 3600
+        row["hours"] += (run_seconds(cfg, timed["median_s"]) + startup_seconds(timed)) / 3600
     return {"scale": study.scale_name, "device": bench.get("device"), "precision": precision, "per_arch": per_arch,
             "hours": sum(r["hours"] for r in per_arch.values()), "runs": sum(r["runs"] for r in per_arch.values())}
 
@@ -98,7 +113,8 @@ def format_cost(cost: dict) -> str:
     lines = [f"training the {cost['scale']} scale on {cost['device']} ({cost['precision']}), one job at a time "
              f"(an estimate from the benchmark; see sinkgan.cost):"]
     for arch, r in sorted(cost["per_arch"].items()):
+        startup = f"; {r['startup_hours'] * 60:,.0f} min of it start-up" if r.get("startup_hours", 0) * 60 >= 0.5 else ""
         lines.append(f"  {arch:<16} {r['runs']:>3} runs  {r['iterations']:>11,} iterations  {r['hours']:>12,.1f} h"
-                     f"  ({r['seconds_per_iteration'] * 1e3:.1f} ms a paper-size iteration)")
+                     f"  ({r['seconds_per_iteration'] * 1e3:.1f} ms a paper-size iteration{startup})")
     lines.append(f"  {'all':<16} {cost['runs']:>3} runs  {'':>22} {cost['hours']:>12,.1f} h")
     return "\n".join(lines)
