@@ -113,6 +113,9 @@ def test_the_fastest_row_of_each_setting_names_the_switches_that_train_that_way(
     best = bench.fastest(result)
     assert {k: r["mode"] for k, r in best.items()} == {"a": "fused+captured", "b": "eager"}
     assert bench.train_set(best["a"]["switches"]) == "backend=fused compile=reduce-overhead"
+    assert bench.switches_of("fused+captured", "contiguous", "cuda") == best["a"]["switches"]
+    assert bench.switches_of("eager", "contiguous", "cpu") == {"memory_format": "contiguous"}  # not auto's layout there
+    assert bench.switches_of("compiled", "channels_last", "cpu") == {"compile": "default"}
 
 
 TINY_SETTINGS = {"tiny": dict(arch="dcgan", batch_size=8, ngf=4, ndf=4, critic_dim=8, n_critic=1)}

@@ -88,3 +88,15 @@ def test_switches_of_how_a_run_computes_do_not_retrain_a_finished_one():
     assert set(cfg.to_dict()) - set(cfg.result_settings()) == {*HOW_NOT_WHAT, "progress_every_s"}
     rule = (Path(__file__).parents[1] / "code" / "rules" / "training.smk").read_text()
     assert "config=lambda w: STUDY.runs()[w.run_id].config.result_settings()" in rule
+
+
+def test_how_not_what_takes_one_string_or_several_items_and_nothing_of_what():
+    from sinkgan.config import how_not_what
+
+    want = {"backend": "auto", "compile": "reduce-overhead"}
+    assert how_not_what("backend=auto compile=reduce-overhead") == want
+    assert how_not_what("backend=auto,compile=reduce-overhead") == want
+    assert how_not_what(["backend=auto compile=reduce-overhead"]) == want == how_not_what(["backend=auto", "compile=reduce-overhead"])
+    assert how_not_what("") == {} == how_not_what([])
+    with pytest.raises(ConfigError, match="--set: 'n_critic' cannot be set here; allowed: backend, compile, memory_format"):
+        how_not_what(["n_critic=5"], where="--set")

@@ -42,6 +42,7 @@ import torch
 
 from .atomic import atomic_write_text
 from .config import CUDA_ONLY, MODES, TrainConfig, resolve_memory_format, validate
+from .cost import bench_device_type
 from .provenance import device_name, provenance, repo_root
 
 SETTINGS = {"dcgan-mnist (m=100)": dict(arch="dcgan", batch_size=100), "resnet (m=64)": dict(arch="resnet", batch_size=64)}
@@ -73,6 +74,12 @@ def timed(fn, device: torch.device, repeats: int, warmup: int) -> dict:
 
 #: on CUDA, the modes a training job would choose between come first (a budget may cut the rest)
 CUDA_ORDER = ("eager", "fused", "captured", "fused+captured", "compiled")
+
+
+def switches_of(mode: str, layout: str, device_type: str) -> dict:
+    """The config switches that train in ``mode`` with ``layout`` on ``device_type`` (the layout
+    only where it is not what ``memory_format=auto`` gives there)."""
+    return {**MODES[mode], **({} if layout == resolve_memory_format("auto", device_type) else {"memory_format": layout})}
 
 
 def training_modes(device_type: str) -> list[tuple[str, dict, str]]:
@@ -148,9 +155,8 @@ def training_rows(device: torch.device, repeats: int, warmup: int, rates: dict |
                 if setting not in flops:
                     flops[setting] = iteration_flop(shape, device)
                 flop = flops[setting]
-                switches = {**over, **({} if layout == resolve_memory_format("auto", device.type) else {"memory_format": layout})}
                 row = {"setting": setting, "precision": precision, "mode": mode, "memory_format": layout,
-                       "switches": switches, "gflop": flop / 1e9}
+                       "switches": switches_of(mode, layout, device.type), "gflop": flop / 1e9}
                 if mode in CUDA_ONLY and device.type != "cuda":
                     row["skipped"] = "CUDA only (the fused kernels run in Triton, CUDA graphs on a GPU)"
                 elif budget.spent():
@@ -321,7 +327,7 @@ def slug(name: str) -> str:
 
 
 def fastest(result: dict, precision: str = "fp32") -> dict:
-    """setting -> its fastest timed training row in ``precision`` (the row's ``switches`` train that way)."""
+    """setting -> its fastest timed training row in ``precision``."""
     best: dict = {}
     for r in result.get("training", []):
         if r["precision"] == precision and "median_s" in r and (r["setting"] not in best
@@ -339,17 +345,18 @@ def print_table(result: dict) -> None:
     print(f"\n{result['device']}  (median of repeats; ms)")
     for precision, rate in result.get("matmul_flop_per_s", {}).items():
         print(f"dense matmul, {precision}: {rate / 1e9:,.0f} GFLOP/s (the rate of the 'at matmul' column)")
-    print(f"{'training iteration':<22}{'prec':<6}{'mode':<10}{'layout':<15}{'ms':>10}{'GFLOP':>8}{'at matmul':>10}"
+    print(f"{'training iteration':<22}{'prec':<6}{'mode':<16}{'layout':<15}{'ms':>10}{'GFLOP':>8}{'at matmul':>10}"
           f"{'of rate':>9}")
     for r in result["training"]:
         t = f"{r['median_s'] * 1e3:10.1f}" if "median_s" in r else "   skipped"
         flop = f"{r['gflop']:8.1f}" if "gflop" in r else f"{'':8}"
         at_rate = (f"{r['at_matmul_rate_s'] * 1e3:10.1f}{r['fraction_of_matmul_rate']:9.0%}"
                    if "at_matmul_rate_s" in r else "")
-        print(f"{r['setting']:<22}{r['precision']:<6}{r['mode']:<10}{r.get('memory_format', 'contiguous'):<15}{t}"
+        print(f"{r['setting']:<22}{r['precision']:<6}{r['mode']:<16}{r.get('memory_format', 'contiguous'):<15}{t}"
               f"{flop}{at_rate}")
     for setting, r in fastest(result).items():
-        how = f"--config train_set='{train_set(r['switches'])}'" if r.get("switches") else "the defaults"
+        switches = switches_of(r["mode"], r.get("memory_format", "contiguous"), bench_device_type(result))
+        how = f"--config train_set='{train_set(switches)}'" if switches else "the defaults"
         print(f"fastest {setting}, fp32: {r['mode']} ({r['memory_format']}), {r['median_s'] * 1e3:.1f} ms: train with {how}")
     print(f"\n{'S_eps fwd+bwd':<22}{'impl':<10}{'ms':>10}")
     for r in result["divergence"]:

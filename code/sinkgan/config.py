@@ -73,7 +73,7 @@ VARIANTS = ("seqsgda", "simsgda", "sgd-autodiff")
 MEMORY_FORMATS = ("auto", "contiguous", "channels_last")
 #: TrainConfig fields that choose how a run computes, not what: the values agree up to float
 #: rounding.  A run may resume with them changed, and changing them does not retrain a finished
-#: run (:func:`result_settings`, the training rule's rerun trigger).
+#: run (:meth:`TrainConfig.result_settings`, the training rule's rerun trigger).
 HOW_NOT_WHAT = ("backend", "compile", "memory_format")
 
 
@@ -314,13 +314,12 @@ TRAIN_SET_ENV = "SINKGAN_TRAIN_SET"
 
 
 def how_not_what(items: typing.Iterable[str] | str, where: str = "train_set") -> dict:
-    """``key=value`` settings of :data:`HOW_NOT_WHAT` only (a string: separated by spaces or commas),
+    """``key=value`` settings of :data:`HOW_NOT_WHAT` only (several in one string: separated by spaces or commas),
     each value checked against its field; anything else is refused, naming ``where``: what a
     study's run computes comes from the study, not from the command line."""
-    if isinstance(items, str):
-        items = items.replace(",", " ").split()
+    words = [w for item in ([items] if isinstance(items, str) else items) for w in item.replace(",", " ").split()]
     out = {}
-    for item in items:
+    for item in words:
         key, value = parse_override(item)
         if key not in HOW_NOT_WHAT:
             raise ConfigError(f"{where}: {key!r} cannot be set here; allowed: {', '.join(HOW_NOT_WHAT)} (they change how "
