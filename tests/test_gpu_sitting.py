@@ -89,6 +89,8 @@ def test_a_sitting_refuses_to_start_without_the_whole_payload(tmp_path, monkeypa
         gpu_sitting.run("small", 540, 60, 4, tmp_path / "out", 15.0)
     with pytest.raises(SystemExit, match="speed: the payload is not complete"):
         gpu_sitting.speed(tmp_path / "out")
+    with pytest.raises(SystemExit, match="check: the payload is not complete"):
+        gpu_sitting.check(tmp_path / "out")
     assert not (tmp_path / "stage" / "work").exists()
 
 
@@ -115,10 +117,11 @@ def test_the_working_tree_leaves_room_for_the_payload():
 def test_the_printed_session_stages_every_part_then_sits():
     parts = [Path(f".carry/part{k:02d}") for k in (1, 2, 3)]
     commands = gpu_sitting.session_commands(parts)
-    assert [c for c, _ in commands] == [".carry/part01", ".carry/part02", ".carry/part03", "", ""]
+    assert [c for c, _ in commands] == [".carry/part01", ".carry/part02", ".carry/part03", "", "", ""]
     assert commands[2][1] == "python3 tools/gpu_sitting.py stage .carry/part03"
-    assert commands[3][1].startswith('python3 tools/gpu_sitting.py speed --out "$OUT"')  # its own 10-minute command
-    assert commands[4][1].startswith("python3 tools/gpu_sitting.py run --scale small --budget 540")
+    assert commands[3][1].startswith('python3 tools/gpu_sitting.py check --out "$OUT"')  # each its own 10-minute command
+    assert commands[4][1].startswith('python3 tools/gpu_sitting.py speed --out "$OUT"')
+    assert commands[5][1].startswith("python3 tools/gpu_sitting.py run --scale small --budget 540")
     assert all(len(cmd) <= 2000 for _, cmd in commands)  # the device tool's limit on a command
 
 
@@ -158,16 +161,31 @@ def test_a_sitting_trains_in_the_mode_it_is_given(tmp_path, monkeypatch):
     assert dag[dag.index("--config"):] == ["--config", "scale=small"]  # eager: no train_set
 
 
-def test_speed_fits_its_budget_and_gives_the_benchmark_what_is_left(tmp_path, monkeypatch):
+def test_check_then_speed_within_their_budgets_and_the_verdict_follows_check(tmp_path, monkeypatch, capsys):
     import subprocess
 
-    calls = []
+    calls, exit_code = [], {"tests": 1}
+    monkeypatch.setenv("SINKGAN_STAGE", str(tmp_path / "stage"))
+    (tmp_path / "stage").mkdir()
     monkeypatch.setattr(gpu_sitting, "work_folder", lambda command, jobs=1: (tmp_path, {}))
-    monkeypatch.setattr(gpu_sitting.subprocess, "run",
-                        lambda cmd, **kw: calls.append((cmd, kw)) or subprocess.CompletedProcess(cmd, 0))
+
+    def fake_run(cmd, **kw):
+        calls.append((cmd, kw))
+        return subprocess.CompletedProcess(cmd, exit_code["tests"] if "pytest" in cmd else 0)
+    monkeypatch.setattr(gpu_sitting.subprocess, "run", fake_run)
     assert gpu_sitting.speed(tmp_path / "out", jobs="1,4", budget=540) == 0
-    (tests, kw), (bench, _), (concurrency, _) = calls
-    assert "tests/test_sinkhorn_fused.py" in tests and kw["timeout"] == gpu_sitting.TESTS_LIMIT_S
+    assert "`check` has not run: train with the defaults" in capsys.readouterr().out
+    assert gpu_sitting.check(tmp_path / "out", budget=500) == 1
+    (tests, kw) = calls[-1]
+    assert [t for t in gpu_sitting.GPU_TESTS if t in tests] == list(gpu_sitting.GPU_TESTS) and kw["timeout"] == 500
+    calls.clear()
+    gpu_sitting.speed(tmp_path / "out", jobs="1,4", budget=540)
+    assert "`check` FAILED: train with the defaults" in capsys.readouterr().out
+    (bench, _), (concurrency, _) = calls
     given = int(bench[bench.index("--budget") + 1])
     assert 0 < given <= 540 - 2 * gpu_sitting.CONCURRENCY_ROW_S - 90  # room for the concurrency rows and a last compile
     assert concurrency[concurrency.index("--concurrency") + 1] == "1,4"
+    exit_code["tests"] = 0
+    gpu_sitting.check(tmp_path / "out")
+    gpu_sitting.speed(tmp_path / "out")
+    assert "`check` passed: the sittings may train in the fastest mode" in capsys.readouterr().out

@@ -20,12 +20,14 @@ Here (a machine with the internet), once::
 beside the working tree as it is now, and prints the commands of a session.  There, one command
 per part (each carries its part)::
 
-    python3 tools/gpu_sitting.py stage .carry/part01        # ... and the last part with the speed checks:
-    python3 tools/gpu_sitting.py stage .carry/partNN && python3 tools/gpu_sitting.py speed --out "$OUT"
+    python3 tools/gpu_sitting.py stage .carry/part01        # ... to .carry/partNN
+    python3 tools/gpu_sitting.py check --out "$OUT"         # the GPU tests (at most 9 minutes)
+    python3 tools/gpu_sitting.py speed --out "$OUT"         # the benchmark (within 9 minutes)
 
-(``speed``: the fused kernels' and the compiled path's tests on the GPU, ``sinkgan bench`` and its
-concurrency table; the benchmark names the fastest mode of each setting), then sittings while
-device time lasts, in that mode once the GPU tests have passed::
+(``check``: the fused kernels against the torch path, and every mode a sitting may train in,
+through the training loop and a resume, against eager; ``speed``: ``sinkgan bench`` and its
+concurrency table, naming the fastest mode of each network), then sittings while device time
+lasts, in that mode once ``check`` has passed::
 
     python3 tools/gpu_sitting.py run --scale small --out "$OUT" --set 'backend=fused compile=reduce-overhead'
 
@@ -136,13 +138,13 @@ def prepare(root: Path = ROOT, part_bytes: int | None = None, margin: int = 6 * 
 
 
 def session_commands(parts: list[Path], scale: str = "small", budget: int = 540) -> list[tuple[str, str]]:
-    """``(carry, command)`` of the device commands of one session: one per part, the speed checks
-    (the fused kernels' tests on the GPU, the benchmark; a command of their own), then sittings."""
+    """``(carry, command)`` of the device commands of one session: one per part, the GPU tests
+    (`check`), the benchmark (`speed`), then sittings."""
     out = [(f"{CARRY}/{part.name}", f"python3 tools/gpu_sitting.py stage {CARRY}/{part.name}") for part in parts]
-    out.append(("", 'python3 tools/gpu_sitting.py speed --out "$OUT"   (about 9 minutes: GPU tests, benchmark, '
-                    'concurrency)'))
+    out.append(("", 'python3 tools/gpu_sitting.py check --out "$OUT"   (the GPU tests, at most 9 minutes)'))
+    out.append(("", 'python3 tools/gpu_sitting.py speed --out "$OUT"   (benchmark and concurrency, about 9 minutes)'))
     out.append(("", f'python3 tools/gpu_sitting.py run --scale {scale} --budget {budget} --out "$OUT"   (repeat while '
-                    f'device time lasts; once the GPU tests passed, add --set \'<the train_set the benchmark named>\')'))
+                    f'device time lasts; once check passed, add --set \'<the train_set the benchmark named>\')'))
     return out
 
 
@@ -302,28 +304,40 @@ def work_folder(command: str, jobs: int = 1) -> tuple[Path, dict]:
 
 #: seconds one concurrency row of the benchmark takes on a GPU (30 s start-up, a 20 s window, exit)
 CONCURRENCY_ROW_S = 60
-#: the most the GPU tests of `speed` may take
-TESTS_LIMIT_S = 150
+#: what `check` runs on the GPU: the fused kernels against the torch path, and every mode a sitting
+#: may train in (captured, fused, both) through the training loop and a resume, against eager
+GPU_TESTS = ("tests/test_sinkhorn_fused.py", "tests/test_compile.py")
+#: where `check` leaves its verdict on the GPU machine, for `speed` to read
+CHECKED = "gpu-tests.json"
+
+
+def check(out: Path, budget: float = 540) -> int:
+    """The GPU tests of a session (:data:`GPU_TESTS`, stopped after ``budget`` seconds) into
+    ``out/gpu-tests.log``; the verdict is also kept on the machine (:data:`CHECKED`) for `speed`."""
+    work, env = work_folder("check")
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "gpu-tests.log", "w") as log:
+        try:
+            rc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *GPU_TESTS], cwd=work,
+                                env=env, stdout=log, stderr=subprocess.STDOUT, timeout=budget).returncode
+        except subprocess.TimeoutExpired:
+            rc = 124
+            log.write(f"\n[gpu_sitting] stopped after {budget:.0f} s\n")
+    (stage_root() / CHECKED).write_text(json.dumps({"exit": rc, "tests": list(GPU_TESTS)}))
+    print(f"[gpu_sitting] GPU tests exit {rc} ({'passed' if rc == 0 else 'FAILED'}; log in {out / 'gpu-tests.log'})",
+          flush=True)
+    return rc
 
 
 def speed(out: Path, jobs: str = "1,4", budget: float = 540) -> int:
     """The speed checks of a GPU session, into ``out``, within ``budget`` seconds (one device
-    command): the fused kernels' and the compiled path's tests on the GPU (``gpu-tests.log``, at
-    most :data:`TESTS_LIMIT_S`), ``sinkgan bench`` with what is left after the concurrency rows
-    (``bench.json``, to commit as results/bench/<device>.json; rows it has no time for say so), then
-    the concurrency table (``bench-concurrency.json``)."""
+    command): ``sinkgan bench`` with what is left after the concurrency rows (``bench.json``, to
+    commit as results/bench/<device>.json; rows it has no time for say so), then the concurrency
+    table (``bench-concurrency.json``); then whether the sittings may train in the fastest mode,
+    from `check`'s verdict."""
     start = time.monotonic()
     work, env = work_folder("speed")
     out.mkdir(parents=True, exist_ok=True)
-    with open(out / "gpu-tests.log", "w") as log:
-        try:
-            tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                                    "tests/test_sinkhorn_fused.py", "tests/test_compile.py"], cwd=work, env=env,
-                                   stdout=log, stderr=subprocess.STDOUT, timeout=TESTS_LIMIT_S).returncode
-        except subprocess.TimeoutExpired:
-            tests = 124
-            log.write(f"\n[gpu_sitting] stopped after {TESTS_LIMIT_S} s\n")
-    print(f"[gpu_sitting] GPU tests exit {tests} (log in {out / 'gpu-tests.log'})", flush=True)
     bench = [sys.executable, "-m", "sinkgan", "bench"]
     rows = len([k for k in jobs.split(",") if k.strip()])
     left = budget - (time.monotonic() - start) - rows * CONCURRENCY_ROW_S
@@ -333,12 +347,15 @@ def speed(out: Path, jobs: str = "1,4", budget: float = 540) -> int:
     if rows:
         rc = rc or subprocess.run([*bench, "--only", "concurrency", "--concurrency", jobs,
                                    "--out", str(out / "bench-concurrency.json")], cwd=work, env=env).returncode
-    if tests == 0:
-        print("[gpu_sitting] the GPU tests passed: the sittings may train in the fastest mode the benchmark names "
-              "above: python3 tools/gpu_sitting.py run ... --set '<its train_set>'", flush=True)
+    checked = stage_root() / CHECKED
+    verdict = json.loads(checked.read_text())["exit"] if checked.is_file() else None
+    if verdict == 0:
+        print("[gpu_sitting] `check` passed: the sittings may train in the fastest mode the benchmark names above: "
+              "python3 tools/gpu_sitting.py run ... --set '<its train_set>'", flush=True)
     else:
-        print("[gpu_sitting] the GPU tests FAILED: train with the defaults (no --set); see gpu-tests.log", flush=True)
-    return tests or rc
+        print(f"[gpu_sitting] `check` {'has not run' if verdict is None else 'FAILED'}: train with the defaults "
+              f"(no --set)", flush=True)
+    return rc
 
 
 def run(scale: str, budget: float, grace: float, jobs: int, out: Path, part_mb: float, train_set: list[str] = ()) -> int:
@@ -367,7 +384,10 @@ def main(argv: list[str] | None = None) -> int:
     sub = ap.add_subparsers(dest="cmd", required=True)
     q = sub.add_parser("prepare", help="here: split .whl/ and data/fashion-mnist/ into .carry/partNN/ and print the session")
     q.add_argument("--scale", default="small", help="the scale the printed session trains (default small)")
-    v = sub.add_parser("speed", help="there: the fused/compiled tests on the GPU, the benchmark and the concurrency table")
+    c = sub.add_parser("check", help="there: the fused kernels' and every GPU training mode's tests on the GPU")
+    c.add_argument("--out", type=Path, required=True, help="folder for the log (the device's $OUT)")
+    c.add_argument("--budget", type=float, default=540, help="seconds the tests may take (default 540)")
+    v = sub.add_parser("speed", help="there: the benchmark and the concurrency table (after `check`)")
     v.add_argument("--out", type=Path, required=True, help="folder for the logs and JSON (the device's $OUT)")
     v.add_argument("--concurrency", default="1,4", help="training jobs at once to time (default 1,4; about a minute each)")
     v.add_argument("--budget", type=float, default=540, help="seconds the whole command may take (default 540)")
@@ -405,6 +425,8 @@ def main(argv: list[str] | None = None) -> int:
     if a.cmd == "stage":
         stage(a.part)
         return 0
+    if a.cmd == "check":
+        return check(a.out, a.budget)
     if a.cmd == "speed":
         return speed(a.out, a.concurrency, a.budget)
     if a.cmd == "run":
