@@ -67,6 +67,9 @@ def assert_mode_trains_as_eager(mode: str, device: str, tmp_path) -> None:
     written = yaml.safe_load((fast / "config.yaml").read_text())
     assert {k: written[k] for k in MODES[mode]} == MODES[mode]  # it did train in that mode
     assert torch.allclose(losses_of(fast), losses_of(eager), rtol=1e-4, atol=1e-6), mode
+    counts = ["iteration", "gen_updates", "critic_updates"]  # kept outside the compiled steps
+    assert pd.read_csv(fast / "log.csv")[counts].equals(pd.read_csv(eager / "log.csv")[counts])
+    assert list(pd.read_csv(fast / "log.csv")["critic_updates"]) == [2, 4, 6, 8]  # n_critic = 2 per iteration
     half = validate(TrainConfig, {**fast_cfg.to_dict(), "iterations": 2})
     train(half, tmp_path / "resumed", progress=False)
     resumed = train(fast_cfg, tmp_path / "resumed", resume=True, progress=False).parent

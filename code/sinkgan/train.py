@@ -164,7 +164,6 @@ class Trainer:
         self.opt_d.step()
         if self.cfg.variant == "sgd-autodiff":
             clip_weights_(self.D, self.cfg.clip)
-        self.critic_updates += 1
         return s.detach()
 
     def generator_step(self, real: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -176,7 +175,6 @@ class Trainer:
             self.opt_g.step()
         finally:
             self.D.requires_grad_(True)
-        self.gen_updates += 1
         return loss.detach()
 
     def simultaneous_step(self, real: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -191,19 +189,25 @@ class Trainer:
             p.grad = g
         self.opt_d.step()
         self.opt_g.step()
-        self.gen_updates += 1
-        self.critic_updates += 1
         return g_loss.detach(), d_loss.detach()
 
     def step(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """One outer iteration; returns ``(g_loss, d_loss)`` as device tensors (no host sync)."""
+        """One outer iteration; returns ``(g_loss, d_loss)`` as device tensors (no host sync).
+
+        The update counters are kept here, outside the (possibly compiled) step methods, so that a
+        compiled step does not guard on them."""
+        if self.cfg.compile == "reduce-overhead":
+            torch.compiler.cudagraph_mark_step_begin()  # a new iteration for the CUDA graphs' memory
         if self.cfg.variant == "simsgda":
             g_loss, d_loss = self.simultaneous_step(self.real_batch(), self.latent_batch())
+            self.critic_updates += 1
         else:
             for _ in range(self.cfg.n_critic):
                 real, z = self.real_batch(), self.latent_batch()
                 d_loss = self.critic_step(real, z)
+                self.critic_updates += 1
             g_loss = self.generator_step(real, z)  # same mini-batch as the last critic step
+        self.gen_updates += 1
         self.iteration += 1
         return g_loss, d_loss
 
