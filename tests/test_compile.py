@@ -1,7 +1,7 @@
-"""``compile=...``: the torch.compile'd (inductor, CPU) steps equal the eager steps; on a GPU
-(``tools/gpu_sitting.py speed`` runs this file there) every mode of ``sinkgan.config.MODES``
-(compiled, captured as CUDA graphs, fused, fused + captured) trains as eager does, through the
-real training loop and across a resume.
+"""``compile=...``: the torch.compile'd (inductor, CPU) steps equal the eager steps, also through
+the training loop; on a GPU (``tools/gpu_sitting.py check`` runs this file there) every mode a
+sitting may train in (captured as CUDA graphs, fused, fused + captured) trains as eager does,
+through the real training loop and across a resume.
 
 Tolerance: over three outer iterations (n_critic = 2) the losses agree to 1e-4 relative and
 every parameter to 1e-5 absolute (inductor reorders float32 sums; Adam moves a parameter by
@@ -15,7 +15,7 @@ import yaml
 from sinkgan.config import MODES, ConfigError, TrainConfig, load_config, validate
 from sinkgan.train import Trainer, train
 
-CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (a GPU session's `speed` runs it)")
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (a GPU session's `gpu_sitting.py check` runs it)")
 
 TINY = dict(dataset="digits", arch="dcgan", ngf=4, ndf=4, critic_dim=8, z_dim=8, batch_size=8, n_critic=2,
             iterations=3, log_every=3, sample_every=3, checkpoint_every=3, device="cpu", n_grid=4)
