@@ -122,6 +122,11 @@ def matmul_rate(device: torch.device, precision: str, repeats: int, warmup: int)
     return 2 * n ** 3 / t["median_s"]
 
 
+def default_precisions(device: torch.device) -> tuple[str, ...]:
+    """The precisions timed by default: float32, and TF32 on CUDA."""
+    return ("fp32", "tf32") if device.type == "cuda" else ("fp32",)
+
+
 class Budget:
     """A wall-clock budget for the benchmark (``--budget``; 0 = none): rows not started in time
     are rows saying so, so that a bounded command (a borrowed GPU's 10 minutes) still writes a table."""
@@ -146,8 +151,7 @@ def training_rows(device: torch.device, repeats: int, warmup: int, rates: dict |
 
     rows, flops = [], {}
     budget = budget or Budget()
-    precisions = precisions or (("fp32", "tf32") if device.type == "cuda" else ("fp32",))
-    for precision in precisions:
+    for precision in precisions or default_precisions(device):
         for mode, over, layout in training_modes(device.type):  # a mode for both networks, then the next
             if modes and mode not in modes:
                 continue
@@ -212,6 +216,13 @@ def _implementations(device: torch.device, n: int) -> dict:
     return impls
 
 
+def fused_max_points() -> int:
+    """The largest problem of the fused kernels (imported only where they run: it needs triton)."""
+    from .sinkhorn_fused import MAX_POINTS
+
+    return MAX_POINTS
+
+
 def divergence_rows(device: torch.device, sizes, repeats: int, warmup: int, budget: Budget | None = None,
                     on_row=None) -> list[dict]:
     rows = []
@@ -221,30 +232,26 @@ def divergence_rows(device: torch.device, sizes, repeats: int, warmup: int, budg
         x0 = torch.randn(n, D, generator=g).to(device)
         y0 = torch.randn(n, D, generator=g).to(device)
         for name, fn in _implementations(device, n).items():
-            if on_row and rows:
-                on_row(rows)
             row = {"n": n, "d": D, "eps": EPS, "n_iter": L, "impl": name}
-            if isinstance(fn, str) or budget.spent():
-                rows.append({**row, "skipped": fn if isinstance(fn, str) else budget.skipped()})
-                continue
-            if name == "fused":
-                from .sinkhorn_fused import MAX_POINTS
+            if isinstance(fn, str):
+                row["skipped"] = fn
+            elif budget.spent():
+                row["skipped"] = budget.skipped()
+            elif name == "fused" and n > fused_max_points():
+                row["skipped"] = f"n > {fused_max_points()}: the fused kernels hold one problem in one tile"
+            else:
+                x = x0.clone().requires_grad_()
 
-                if n > MAX_POINTS:
-                    rows.append({**row, "skipped": f"n > {MAX_POINTS}: the fused kernels hold one problem in one tile"})
-                    continue
-            x = x0.clone().requires_grad_()
-
-            def call():
-                fn(x, y0).backward()
-            try:
-                rows.append({**row, **timed(call, device, repeats, warmup)})
-            except (RuntimeError, MemoryError) as err:  # e.g. out of memory at n = 4096 on a small device
-                rows.append({**row, "skipped": f"{type(err).__name__}: {str(err)[:200]}"})
-                continue
-            print(f"  n={n:<5} {name:<9} {rows[-1]['median_s'] * 1e3:10.2f} ms", flush=True)
-    if on_row:
-        on_row(rows)
+                def call():
+                    fn(x, y0).backward()
+                try:
+                    row.update(timed(call, device, repeats, warmup))
+                    print(f"  n={n:<5} {name:<9} {row['median_s'] * 1e3:10.2f} ms", flush=True)
+                except (RuntimeError, MemoryError) as err:  # e.g. out of memory at n = 4096 on a small device
+                    row["skipped"] = f"{type(err).__name__}: {str(err)[:200]}"
+            rows.append(row)
+            if on_row:
+                on_row(rows)
     return rows
 
 
@@ -428,23 +435,26 @@ def run(args) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     budget = Budget(args.budget)
 
+    def write():
+        atomic_write_text(out, json.dumps(result, indent=2) + "\n")
+
     def save(table: str):
         """Keep what is timed so far (atomically): a benchmark stopped at a time limit keeps its rows."""
         def on_row(rows):
             result[table] = rows
-            atomic_write_text(out, json.dumps(result, indent=2) + "\n")
+            write()
         return on_row
 
     if args.only in (None, "divergence"):  # first: seconds on a GPU, and S_eps has its own targets
         result["divergence"] = divergence_rows(device, sizes, repeats * 2, warmup, budget, on_row=save("divergence"))
     if args.only in (None, "training"):
-        precisions = precisions or (("fp32", "tf32") if device.type == "cuda" else ("fp32",))
+        precisions = precisions or default_precisions(device)
         result["matmul_flop_per_s"] = {p: matmul_rate(device, p, repeats * 2, warmup) for p in precisions}
         result["training"] = training_rows(device, repeats, warmup, result["matmul_flop_per_s"], precisions, modes,
                                            budget, on_row=save("training"))
     if jobs and args.only in (None, "concurrency"):
         result["concurrency"] = concurrency_rows(device, jobs, startup_s=30.0 if device.type == "cuda" else 60.0)
-    atomic_write_text(out, json.dumps(result, indent=2) + "\n")
+    write()
     print_table(result)
     print(f"\nwritten {out}")
     return 0
