@@ -47,6 +47,9 @@ from .provenance import device_name, provenance, repo_root
 
 SETTINGS = {"dcgan-mnist (m=100)": dict(arch="dcgan", batch_size=100), "resnet (m=64)": dict(arch="resnet", batch_size=64)}
 SIZES = (100, 1024, 4096)
+#: the images the training rows draw batches from (offline everywhere; the timings and FLOP of a
+#: paper-size iteration do not depend on them), recorded in the JSON
+BENCH_DATASET = "digits"
 #: what the ``gflop`` and ``at_matmul_rate_s`` of a training row count (recorded in the JSON)
 FLOP_COUNT = ("torch.utils.flop_counter over one iteration: convolutions and matrix products, forward and backward; "
               "elementwise work (log-sum-exp, batch norm, the optimiser) is not counted. at_matmul_rate_s = that FLOP at "
@@ -102,7 +105,7 @@ def iteration_flop(shape: dict, device: torch.device) -> float:
 
     from .train import Trainer
 
-    trainer = Trainer(validate(TrainConfig, {"dataset": "digits", "device": device.type, **shape}), device)
+    trainer = Trainer(validate(TrainConfig, {"dataset": BENCH_DATASET, "device": device.type, **shape}), device)
     with FlopCounterMode(display=False) as counter:
         trainer.step()
     return float(counter.get_total_flops())
@@ -166,7 +169,7 @@ def training_rows(device: torch.device, repeats: int, warmup: int, rates: dict |
                 elif budget.spent():
                     row["skipped"] = budget.skipped()
                 else:
-                    cfg = validate(TrainConfig, {"dataset": "digits", "device": device.type, "tf32": precision == "tf32",
+                    cfg = validate(TrainConfig, {"dataset": BENCH_DATASET, "device": device.type, "tf32": precision == "tf32",
                                                  "memory_format": layout, **shape, **over})
                     try:
                         trainer = Trainer(cfg, device)
@@ -300,7 +303,7 @@ def _worker(setting: dict, device: str, start_at: float, seconds: float) -> int:
     """One process of :func:`concurrency_rows`: prints ``{"iterations", "seconds", "late"}``."""
     from .train import Trainer
 
-    cfg = validate(TrainConfig, {"dataset": "digits", "device": device, **setting})
+    cfg = validate(TrainConfig, {"dataset": BENCH_DATASET, "device": device, **setting})
     dev = torch.device(device)
     trainer = Trainer(cfg, dev)
     for _ in range(2):
@@ -428,9 +431,9 @@ def run(args) -> int:
     sizes = SIZES[:2] if args.quick else SIZES
     name = device_name(device)
     print(f"sinkgan bench on {name}", flush=True)
-    result = {"device": name, "device_type": device.type, "quick": args.quick, "versions": versions(),
-              "provenance": provenance(device), "threads": torch.get_num_threads(), "matmul_flop_per_s": {},
-              "flop_count": FLOP_COUNT, "training": [], "divergence": [], "concurrency": []}
+    result = {"device": name, "device_type": device.type, "dataset": BENCH_DATASET, "quick": args.quick,
+              "versions": versions(), "provenance": provenance(device), "threads": torch.get_num_threads(),
+              "matmul_flop_per_s": {}, "flop_count": FLOP_COUNT, "training": [], "divergence": [], "concurrency": []}
     out = Path(args.out) if args.out else repo_root() / "results" / "bench" / f"{slug(name)}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     budget = Budget(args.budget)
