@@ -209,7 +209,9 @@ def test_interrupted_training_resumes_to_the_same_result(cluster, built):
         shutil.copy2(run_dir / name, ref / name)
     shutil.rmtree(run_dir)
     _delete_figure(e.scratch)
-    since = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(time.time() - 5))
+    # The build's jobs may have ended seconds ago, inside any time window sacct -S could be given:
+    # this rebuild's jobs are the ones sacct did not list before it.
+    earlier = {j["JobID"] for j in e.sacct(built)}
 
     log = e.scratch / "snakemake-resume.log"
     t0 = time.perf_counter()
@@ -233,7 +235,8 @@ def test_interrupted_training_resumes_to_the_same_result(cluster, built):
     assert rc == 0, f"snakemake failed after the interruption (rc {rc}):\n{_tail(log)}"
 
     # SLURM's view: the interrupted attempt failed, the retry completed, both on a GPU.
-    attempts = [j for j in e.sacct(since) if j["Comment"] == f"rule_train_wildcards_{run}"]
+    attempts = [j for j in e.sacct(built)
+                if j["Comment"] == f"rule_train_wildcards_{run}" and j["JobID"] not in earlier]
     assert [j["JobID"] for j in attempts][0] == jobid, attempts
     assert len(attempts) >= 2, f"no retry in sacct: {attempts}"
     assert attempts[0]["State"] in ("FAILED", "CANCELLED"), attempts[0]
