@@ -139,17 +139,20 @@ def waiting_figures():
     return {fig: files for fig, files in waiting.items() if files}
 
 
+# Under only_drawable: the figures still waiting, looked up once (for `all` and the report alike).
+WAITING = waiting_figures() if ONLY_DRAWABLE else {}
+
+
 def drawable_targets():
     """What `all` builds with ``--config only_drawable=true`` (``make figures-cached``): the figures
     whose results are all present, the tables, and the manifest once every run has finished; the
     figures left out are named on stderr with the first file each still waits for."""
-    waiting = waiting_figures()
-    if waiting:
-        print(f"[sinkgan] only_drawable: {len(ALL_FIGURES) - len(waiting)} of {len(ALL_FIGURES)} figures of scale "
+    if WAITING:
+        print(f"[sinkgan] only_drawable: {len(ALL_FIGURES) - len(WAITING)} of {len(ALL_FIGURES)} figures of scale "
               f"{SCALE} have their results; not drawn: "
               + "; ".join(f"{fig} (waits for {files[0]}{f' and {len(files) - 1} more' if len(files) > 1 else ''})"
-                          for fig, files in waiting.items()), file=sys.stderr)
-    figures = [f for f in ALL_FIGURES if Path(f).stem not in waiting]
+                          for fig, files in WAITING.items()), file=sys.stderr)
+    figures = [f for f in ALL_FIGURES if Path(f).stem not in WAITING]
     complete = all(Path(f).exists() for f in RUN_SUMMARIES + SING_SUMMARIES)
     return figures + ALL_TABLES + ([MANIFEST] if complete else [])
 

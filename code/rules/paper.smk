@@ -18,7 +18,7 @@
 # With --config only_drawable=true the report is built from what is there: the figures still waiting
 # for results are left out of its inputs (so nothing is trained) and named to the scorecard, which
 # writes a partial report (sinkgan.report: not_drawn).
-NOT_DRAWN = list(waiting_figures()) if ONLY_DRAWABLE else []
+NOT_DRAWN = list(WAITING)
 if NOT_DRAWN:
     PAPER_INPUTS = {**PAPER_INPUTS,
                     "results": [f for f in PAPER_INPUTS["results"] if Path(f).exists()],
