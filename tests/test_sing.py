@@ -197,9 +197,10 @@ def test_sing_config_errors_name_field_and_range(override, needle):
     assert needle in str(err.value)
 
 
-def test_l2_driver_writes_log_and_summary(tmp_path):
+@pytest.mark.parametrize("standin", ["photos-standin", "fashion-rgb"])
+def test_l2_driver_writes_log_and_summary(tmp_path, standin):
     cfg = load_sing_config("l2", "smoke", overrides=[
-        "generator=mlp", "ngf=4", "steps=2", "batch_size=8", "max_images=64", "match_time=false"])
+        "generator=mlp", "ngf=4", "steps=2", "batch_size=8", "max_images=64", "match_time=false", f"standin={standin}"])
     summary = run_experiment(cfg, "smoke", tmp_path)
     import pandas as pd
 
@@ -210,7 +211,7 @@ def test_l2_driver_writes_log_and_summary(tmp_path):
     assert sing["cg_residual"].notna().all() and (sing["cosine"] > 0).all()
     assert log[log["optimizer"] == "adam"]["cosine"].isna().all()
     assert (log.groupby("optimizer")["wall_seconds"].min() == 0).all()
-    assert summary["dataset"] == "photos-standin" and summary["dataset_is_standin"]
+    assert summary["dataset"] == standin and summary["dataset_is_standin"]
     assert summary["stands_in_for"] == "celeba" and summary["scale"] == "smoke" and summary["commit"]
     assert summary["gpu_seconds"] is None and summary["wall_seconds"] > 0
     assert all(r["dataset_is_standin"] for r in summary["runs"])
@@ -267,6 +268,18 @@ def test_sing_settings_follow_the_authors_where_the_text_is_silent(scale):
     assert (load_sing_config("l2", scale).objective_gamma, load_sing_config("l2", scale).constraint_gamma) == (0.01, 0.01)
     default = SiNGExperiment()
     assert {k: getattr(default, k) for k in AUTHORS} == AUTHORS and default.cg_iters == 15
+
+
+@pytest.mark.parametrize("scale", ["smoke", "small"])
+def test_the_72_encoder_was_trained_on_the_stand_in_that_sing_matches(scale):
+    """On stand-in data, 7.2's fixed encoder (the discriminator of a study run) encodes the images
+    it was trained on: the SiNG stand-in of the scale is that run's data set (fashion-rgb at small)."""
+    from sinkgan.study import Study
+
+    cfg = load_sing_config("encoder", scale)
+    run = Study.load(scale, root=REPO).figure_runs(cfg.encoder_figure)[cfg.encoder_index]
+    assert run.config.dataset == cfg.standin
+    assert all(load_sing_config(exp, scale).standin == cfg.standin for exp in EXPERIMENTS)
 
 
 def test_smoke_scale_stays_cheap():

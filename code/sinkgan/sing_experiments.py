@@ -61,7 +61,9 @@ from .train import resolve_device
 
 EXPERIMENTS = ("l2", "encoder", "gan")
 PAPER_DATASETS = ("celeba", "cifar10")
-STANDIN = "photos-standin"  # the offline colour stand-in of sinkgan.data
+#: the offline stand-ins for the colour sets (sinkgan.data): the photo crops (smoke) or Fashion-MNIST
+#: in three channels (small: the data the study's ResNet runs, and so the 7.2 encoder, train on)
+STANDINS = ("photos-standin", "fashion-rgb")
 OPTIMIZERS = ("sing", "adam", "rmsprop", "sgd")
 LOG_COLUMNS = ("step", "wall_seconds", "loss", "cg_residual", "cosine", "optimizer", "dataset", "d_loss")
 OPTIMIZER_LABELS = {"sing": "SiNG", "adam": "Adam", "rmsprop": "RMSprop", "sgd": "SGD"}
@@ -80,8 +82,10 @@ class SiNGExperiment:
     datasets: list = _f(["celeba"], "paper data sets, each one of celeba, cifar10")
     ground_cost: str = _f("pixels", "features the squared-l2 ground cost is computed on",
                           choices=("pixels", "encoder", "discriminator"))
-    data: str = _f("standin", "train on the paper's data (real) or the offline stand-in photos-standin",
+    data: str = _f("standin", "train on the paper's data (real) or the offline stand-in named by standin",
                    choices=("real", "standin"))
+    standin: str = _f("photos-standin", "the offline stand-in for every colour data set (with data=standin)",
+                      choices=STANDINS)
     data_root: str = _f("data", "folder of prepared data sets and the cache")
     max_images: int = _f(0, "keep the first N images of each data set (0 = all)", range=(0, INF))
     # networks
@@ -243,7 +247,7 @@ def _sync(device: torch.device) -> None:
 
 
 def data_id(cfg: SiNGExperiment, paper_dataset: str) -> str:
-    return STANDIN if cfg.data == "standin" else paper_dataset
+    return cfg.standin if cfg.data == "standin" else paper_dataset
 
 
 def sgd_type_optimizer(name: str, params, cfg: SiNGExperiment) -> torch.optim.Optimizer:
