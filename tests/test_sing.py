@@ -187,7 +187,7 @@ def test_every_sing_experiment_validates_at_every_scale(scale):
 @pytest.mark.parametrize("override, needle", [
     ("cg_iters=0", "cg_iters: 0 is out of range; allowed [1, 10000]"),
     ("eps_prime=-1.0", "eps_prime: -1.0 is out of range; allowed (0, inf)"),
-    ("optimizers=[sing, lbfgs]", "optimizers: 'lbfgs' is not one of sing, adam, rmsprop, sgd"),
+    ("optimizers=[sing, lbfgs]", "optimizers: 'lbfgs' is not one of sing, adam, amsgrad, rmsprop, sgd"),
     ("datasets=[mnist]", "datasets: 'mnist' is not one of celeba, cifar10"),
     ("cg_tol=2.0", "cg_tol: 2.0 is out of range; allowed [0, 1]"),
 ])
@@ -268,6 +268,46 @@ def test_sing_settings_follow_the_authors_where_the_text_is_silent(scale):
     assert (load_sing_config("l2", scale).objective_gamma, load_sing_config("l2", scale).constraint_gamma) == (0.01, 0.01)
     default = SiNGExperiment()
     assert {k: getattr(default, k) for k in AUTHORS} == AUTHORS and default.cg_iters == 15
+    # the SGD-type baselines of their scripts: 7.1 Adam 5e-3; Fig. 1's Adam, AMSGrad and RMSprop at 1e-3;
+    # 7.3's discriminator Adam(1e-3, betas (0.5, 0.9), amsgrad)
+    l2, enc, gan = (load_sing_config(exp, scale) for exp in ("l2", "encoder", "gan"))
+    assert (l2.optimizers, l2.lr_adam) == (["sing", "adam"], 5e-3)
+    assert (enc.optimizers, enc.lr_adam, enc.lr_rmsprop) == (["sing", "adam", "amsgrad", "rmsprop"], 1e-3, 1e-3)
+    assert (gan.lr_d, gan.d_adam_betas, gan.d_amsgrad, gan.lr_adam) == (1e-3, [0.5, 0.9], True, 1e-3)
+
+
+def test_the_gan_discriminator_steps_with_amsgrad_and_its_own_betas(tmp_path, monkeypatch):
+    from sinkgan import sing_experiments as se
+
+    made = []
+
+    class Recorded(torch.optim.Adam):
+        def __init__(self, params, **kw):
+            made.append(kw)
+            super().__init__(params, **kw)
+
+    monkeypatch.setattr(se.torch.optim, "Adam", Recorded)
+    cfg = load_sing_config("gan", "smoke", overrides=["steps=1", "batch_size=8", "max_images=64", "ngf=4", "ndf=4",
+                                                      "critic_dim=4", "n_grid=4", "optimizers=[adam]"])
+    run_experiment(cfg, "smoke", tmp_path)
+    d, g = made  # the discriminator's, then the generator's
+    assert (d["lr"], tuple(d["betas"]), d["amsgrad"]) == (cfg.lr_d, (0.5, 0.9), True)
+    assert (g["lr"], tuple(g["betas"]), g["amsgrad"]) == (cfg.lr_adam, (0.5, 0.999), False)
+
+
+def test_each_sgd_type_solver_is_the_named_torch_optimizer():
+    from sinkgan.sing_experiments import OPTIMIZERS, sgd_type_optimizer
+
+    cfg = load_sing_config("encoder", "small")
+    w = [torch.nn.Parameter(torch.zeros(3))]
+    built = {name: sgd_type_optimizer(name, w, cfg) for name in OPTIMIZERS if name != "sing"}
+    assert type(built["adam"]) is torch.optim.Adam and not built["adam"].defaults["amsgrad"]
+    assert type(built["amsgrad"]) is torch.optim.Adam and built["amsgrad"].defaults["amsgrad"]
+    assert built["amsgrad"].defaults["betas"] == tuple(cfg.adam_betas) and built["amsgrad"].defaults["lr"] == cfg.lr_adam
+    assert type(built["rmsprop"]) is torch.optim.RMSprop and built["rmsprop"].defaults["lr"] == cfg.lr_rmsprop
+    assert type(built["sgd"]) is torch.optim.SGD and built["sgd"].defaults["lr"] == cfg.lr_sgd
+    with pytest.raises(ConfigError, match=r"d_adam_betas: \[0.5, 1.0\] must be two numbers, each in \[0, 1\)"):
+        load_sing_config("gan", "small", overrides=["d_adam_betas=[0.5, 1.0]"])
 
 
 @pytest.mark.parametrize("scale", ["smoke", "small"])

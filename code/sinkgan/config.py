@@ -44,10 +44,10 @@ def setting(default, help: str, *, range=None, lo_open=False, hi_open=False, cho
 _f = setting  # short name for the field tables below
 
 
-def check_adam_betas(betas) -> list[float]:
-    """Adam's ``(beta1, beta2)``: two numbers, each in [0, 1); returned as floats."""
+def check_adam_betas(betas, field: str = "adam_betas") -> list[float]:
+    """Adam's ``(beta1, beta2)`` in setting ``field``: two numbers, each in [0, 1); returned as floats."""
     if len(betas) != 2 or not all(isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1 for b in betas):
-        raise ConfigError(f"adam_betas: {betas!r} must be two numbers, each in [0, 1)")
+        raise ConfigError(f"{field}: {betas!r} must be two numbers, each in [0, 1)")
     return [float(b) for b in betas]
 
 

@@ -441,13 +441,11 @@ def run_styles(params: NotebookParams, specs: Iterable[Any]) -> dict[str, dict]:
     return out
 
 
-#: The SiNG paper's optimizers: the same style in sing71-73.
-_OPTIMIZERS = ("sing", "adam", "rmsprop", "sgd")
-
-
 def optimizer_style(name: str) -> dict:
     """Colour, line style and marker of a SiNG experiment's optimizer (same in every SiNG figure)."""
-    i = _OPTIMIZERS.index(name) if name in _OPTIMIZERS else len(_OPTIMIZERS)
+    from .sing_experiments import OPTIMIZERS
+
+    i = OPTIMIZERS.index(name) if name in OPTIMIZERS else len(OPTIMIZERS)
     return {"color": PALETTE[i % len(PALETTE)], "linestyle": LINESTYLES[i % len(LINESTYLES)],
             "marker": MARKERS[i % len(MARKERS)]}
 

@@ -8,7 +8,7 @@ r"""The experiments of the SiNG paper (Section 7), as drivers for the Snakemake 
     the same with ``c_xi(x, y) = ||phi_xi(x) - phi_xi(y)||^2``, ``phi_xi`` a FIXED pretrained
     encoder: the discriminator ``D`` of a GAN run of this repository (the CelebA run of
     ``fig07`` at the same scale, :func:`sinkgan.rundir.load_networks`), on CelebA and
-    CIFAR-10; SiNG vs Adam, RMSprop and SGD from one common random initialisation.  The text
+    CIFAR-10; SiNG vs Adam, AMSGrad and RMSprop (the authors' Fig. 1) from one common random initialisation.  The text
     gives no gamma here: the authors' blur 10 is objective ``gamma = 200`` and constraint
     ``gamma = 100`` on this repository's cost ``|x - y|^2`` (config/deviations.yaml).
     Deviation: the paper pretrains one encoder per data set (by SiNG on the generator, SGD on
@@ -64,10 +64,10 @@ PAPER_DATASETS = ("celeba", "cifar10")
 #: the offline stand-ins for the colour sets (sinkgan.data): the photo crops (smoke) or Fashion-MNIST
 #: in three channels (small: the data the study's ResNet runs, and so the 7.2 encoder, train on)
 STANDINS = ("photos-standin", "fashion-rgb")
-OPTIMIZERS = ("sing", "adam", "rmsprop", "sgd")
+#: SiNG and the SGD-type solvers it is compared with (the order sets each one's style in every figure)
+OPTIMIZERS = ("sing", "adam", "amsgrad", "rmsprop", "sgd")
 LOG_COLUMNS = ("step", "wall_seconds", "loss", "cg_residual", "cosine", "optimizer", "dataset", "d_loss")
-OPTIMIZER_LABELS = {"sing": "SiNG", "adam": "Adam", "rmsprop": "RMSprop", "sgd": "SGD"}
-OPTIMIZER_COLORS = {"sing": "C0", "adam": "C1", "rmsprop": "C2", "sgd": "C3"}  # same colour in every figure
+OPTIMIZER_LABELS = {"sing": "SiNG", "adam": "Adam", "amsgrad": "AMSGrad", "rmsprop": "RMSprop", "sgd": "SGD"}
 DEFAULT_CONFIG = Path("config/sing.yaml")
 INF = math.inf
 
@@ -108,7 +108,7 @@ class SiNGExperiment:
     n_iter: int = _f(10, "Sinkhorn iterations L of the objective", range=(1, 100000))
     constraint_n_iter: int = _f(10, "Sinkhorn iterations L of the constraint", range=(1, 100000))
     # optimisation
-    optimizers: list = _f(["sing", "adam"], "optimizers compared, each one of sing, adam, rmsprop, sgd")
+    optimizers: list = _f(["sing", "adam"], "optimizers compared, each one of " + ", ".join(OPTIMIZERS))
     steps: int = _f(100, "generator steps per optimizer", range=(1, 10**9))
     time_budget_s: float = _f(0.0, "stop an optimizer after this many seconds of steps (0 = no limit)",
                               range=(0, INF), hi_open=True)
@@ -124,11 +124,13 @@ class SiNGExperiment:
     cg_tol: float = _f(0.0, "CG relative residual tolerance (0: run all cg_iters)", range=(0, 1))
     damping: float = _f(AUTHORS_DAMPING, "Tikhonov damping lambda of the eSIM (H + lambda I)",
                         range=(0, INF), hi_open=True)
-    lr_adam: float = _f(1e-3, "Adam step size", range=(0, 1), lo_open=True)
-    adam_betas: list = _f([0.5, 0.999], "Adam (beta1, beta2), each in [0, 1)")
-    lr_rmsprop: float = _f(1e-4, "RMSprop step size", range=(0, 1), lo_open=True)
+    lr_adam: float = _f(1e-3, "Adam (and AMSGrad) step size", range=(0, 1), lo_open=True)
+    adam_betas: list = _f([0.5, 0.999], "Adam (and AMSGrad) (beta1, beta2), each in [0, 1)")
+    lr_rmsprop: float = _f(1e-3, "RMSprop step size", range=(0, 1), lo_open=True)
     lr_sgd: float = _f(1e-2, "SGD step size", range=(0, INF), lo_open=True, hi_open=True)
     lr_d: float = _f(1e-3, "discriminator Adam step size (gan)", range=(0, 1), lo_open=True)
+    d_adam_betas: list = _f([0.5, 0.9], "discriminator Adam (beta1, beta2) (gan), each in [0, 1)")
+    d_amsgrad: bool = _f(True, "the discriminator's Adam in its AMSGrad form (gan)")
     n_critic: int = _f(1, "discriminator steps per generator step (gan)", range=(1, 1000))
     n_grid: int = _f(64, "fixed latents in the sample grid (gan)", range=(1, 1024))
     seed: int = _f(0, "seed of the common ('consensus') initialisation and of the draws", range=(0, 2**63 - 1))
@@ -149,6 +151,7 @@ class SiNGExperiment:
         if not self.optimizers or len(set(self.optimizers)) != len(self.optimizers):
             raise ConfigError(f"optimizers: {self.optimizers!r} must be a non-empty list without repeats")
         self.adam_betas = check_adam_betas(self.adam_betas)
+        self.d_adam_betas = check_adam_betas(self.d_adam_betas, "d_adam_betas")
         expected = {"l2": "pixels", "encoder": "encoder", "gan": "discriminator"}[self.experiment]
         if self.ground_cost != expected:
             raise ConfigError(f"ground_cost: experiment {self.experiment} uses {expected!r}, got {self.ground_cost!r}")
@@ -251,8 +254,8 @@ def data_id(cfg: SiNGExperiment, paper_dataset: str) -> str:
 
 
 def sgd_type_optimizer(name: str, params, cfg: SiNGExperiment) -> torch.optim.Optimizer:
-    if name == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr_adam, betas=tuple(cfg.adam_betas))
+    if name in ("adam", "amsgrad"):
+        return torch.optim.Adam(params, lr=cfg.lr_adam, betas=tuple(cfg.adam_betas), amsgrad=name == "amsgrad")
     if name == "rmsprop":
         return torch.optim.RMSprop(params, lr=cfg.lr_rmsprop)
     if name == "sgd":
@@ -324,7 +327,7 @@ def train_gan(cfg: SiNGExperiment, optimizer: str, images: torch.Tensor, dataset
               out: Path) -> tuple[list[dict], float]:
     r"""The GAN of SiNG eq. 7, ``min_theta max_xi S_{gamma_obj}(D_xi(T_theta z), D_xi(y))``.
 
-    Each step: ``n_critic`` Adam ascent steps on ``xi`` (fresh batches), then one generator step
+    Each step: ``n_critic`` Adam (AMSGrad, ``d_amsgrad``) ascent steps on ``xi`` (fresh batches), then one generator step
     on the last batch, by SiNG (constraint ``S_{gamma_con}`` on the same features ``D_xi``, i.e.
     the eSIM of the current learned cost) or by Adam.  Writes ``samples_<optimizer>.png``.
     """
@@ -338,7 +341,7 @@ def train_gan(cfg: SiNGExperiment, optimizer: str, images: torch.Tensor, dataset
     z_fixed = torch.randn(cfg.n_grid, cfg.z_dim, generator=torch.Generator().manual_seed(cfg.seed + 2)).to(device)
     rng = torch.Generator(device=device).manual_seed(cfg.seed + 1)
     S = _divergence(cfg.objective_gamma, cfg, cfg.n_iter)
-    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=tuple(cfg.adam_betas))
+    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=tuple(cfg.d_adam_betas), amsgrad=cfg.d_amsgrad)
     g_params = list(G.parameters())
     if optimizer == "sing":
         metric = SinkhornMetric(gamma=cfg.constraint_gamma, p=cfg.p, n_iter=cfg.constraint_n_iter)
