@@ -304,6 +304,39 @@ def test_switches_of_how_runs_compute_retrain_nothing(smoke_tree):
     assert "rule train:" not in proc.stdout, trained_runs(proc)
 
 
+def _edited_dry_run(tree, path, old, new):
+    """The dry run of `all` and the scorecard at smoke scale with ``old`` replaced by ``new`` in ``path``."""
+    original = path.read_text()
+    assert old in original
+    try:
+        path.write_text(original.replace(old, new))
+        return _snakemake(["all", "results/smoke/claims.json", "-n", "--cores", "2", "--config", "scale=smoke"], cwd=tree)
+    finally:
+        path.write_text(original)
+
+
+@pytest.mark.dag
+def test_a_settings_change_reruns_what_reads_the_rerun_results(smoke_tree):
+    """Results are read by content (ancient(), for fresh clones), through which Snakemake passes no
+    rerun on: a settings change that keeps the run's name (the data cut for every training run; a
+    SiNG step size) must still remeasure, redraw and rescore what reads the rerun results."""
+    study = Study.load("smoke", root=smoke_tree)
+    proc = _edited_dry_run(smoke_tree, smoke_tree / "config" / "study.yaml", "max_images: 2000,", "max_images: 1999,")
+    assert trained_runs(proc) == set(study.runs())
+    plotted = set(re.findall(r"wildcards: fig=(\w+)", proc.stdout))
+    assert plotted == {*study.spec["figures"], "sing72"}, plotted  # 7.2's encoder is a retrained run
+    measured = set(re.findall(r"rule quality:.*?wildcards: run_id=(\S+)", proc.stdout, re.S))
+    assert measured == {p.parent.name for p in (smoke_tree / "results" / "smoke").glob("*/quality.json")}
+    tracked = set(re.findall(r"rule track:.*?wildcards: run_id=(\S+)", proc.stdout, re.S))
+    assert tracked == {p.parent.parent.name for p in (smoke_tree / "results" / "smoke").glob("*/tracking/rate.json")}
+    assert "rule scorecard:" in proc.stdout and "rule manifest:" in proc.stdout
+
+    proc = _edited_dry_run(smoke_tree, smoke_tree / "config" / "sing.yaml", "l2: {eps_prime: 100.0}", "l2: {eps_prime: 50.0}")
+    assert re.findall(r"rule sing_experiment:.*?wildcards: experiment=(\w+)", proc.stdout, re.S) == ["l2"]
+    assert set(re.findall(r"wildcards: fig=(\w+)", proc.stdout)) == {"sing71"}
+    assert "rule scorecard:" in proc.stdout and not trained_runs(proc)
+
+
 def test_train_set_of_what_a_run_computes_is_refused_before_any_job(fresh_clone):
     refused = _snakemake(["all", "-n", "--config", "scale=smoke", "train_set=eps=0.5"], cwd=fresh_clone, check=False)
     assert refused.returncode != 0 and "rule " not in refused.stdout

@@ -20,6 +20,7 @@ def _tree(root: Path) -> Path:
     files = {
         "done/summary.json": b"{}", "done/log.csv": b"iteration\n1\n", "done/samples/final.png": os.urandom(40000),
         "done/checkpoints/last.pt": b"x" * 1000, "done/snapshots/generator_0000500.pt": b"y", "done/.sinkgan.lock": b"",
+        "done/.made": b"", "done/.made-quality": b"", "sing/l2/.made": b"",
         "running/log.csv": b"iteration\n", "running/checkpoints/last.pt": b"z",
         "logs/train/done.log": b"ok\n", "sing/l2/summary.json": b"{}", "sing/l2/log.csv": b"a\n", "sing/gan/log.csv": b"b\n",
     }

@@ -67,6 +67,8 @@ ROOT = Path(__file__).resolve().parents[1]
 #: never packed: resumable state and bulky intermediates stay on the machine that made them
 EXCLUDED_DIRS = {"checkpoints", "snapshots"}
 EXCLUDED_SUFFIXES = (".tmp", ".lock")
+#: the markers of the jobs that made results (code/rules/common.smk), never packed
+EXCLUDED_PREFIXES = (".made",)
 #: network weights travel back at the smoke scale only (the .gitignore policy)
 WEIGHT_SUFFIX = ".pt"
 #: what one command of the device tool may send: the working tree and the paths it carries
@@ -220,12 +222,13 @@ def sync_work(root: Path, work: Path) -> None:
 
 def finished_files(results: Path) -> list[Path]:
     """The files of every finished run (``summary.json`` present) and the scale's logs, claims and
-    manifest, without checkpoints, snapshots, temporaries or locks (nor weights beyond the smoke
+    manifest, without checkpoints, snapshots, temporaries, locks or job markers (nor weights beyond the smoke
     scale); unfinished runs are left out whole."""
     out = []
     for path in sorted(results.rglob("*")):
         rel = path.relative_to(results)
-        if not path.is_file() or set(rel.parts) & EXCLUDED_DIRS or path.name.endswith(EXCLUDED_SUFFIXES):
+        if (not path.is_file() or set(rel.parts) & EXCLUDED_DIRS or path.name.endswith(EXCLUDED_SUFFIXES)
+                or path.name.startswith(EXCLUDED_PREFIXES)):
             continue
         if path.suffix == WEIGHT_SUFFIX and results.name != "smoke":
             continue

@@ -165,10 +165,11 @@ def notebook(wildcards):
 
 
 def real_data_ready(wildcards):
-    """At scales on real data, a run waits for its data set to be fetched on the submitting host."""
+    """At scales on real data, a run waits for its data set to be fetched on the submitting host
+    (a marker whose time does not count: fetching data again retrains nothing)."""
     if STUDY.scale["data"] != "real":
         return []
-    return [f"{DATA_ROOT}/.ready/{STUDY.runs()[wildcards.run_id].config.dataset}"]
+    return [ancient(f"{DATA_ROOT}/.ready/{STUDY.runs()[wildcards.run_id].config.dataset}")]
 
 
 def sing_cfg(experiment):
@@ -187,8 +188,10 @@ def sing_encoder_run(experiment):
 
 
 def sing_inputs(wildcards):
+    """The config (its settings are the rule's params) and, for 7.2, the encoder run (see made())."""
     run = sing_encoder_run(wildcards.experiment)
-    return {"config": SING_CONFIG, **({"encoder": f"{run}/summary.json"} if run else {})}
+    encoder = {"encoder": ancient(f"{run}/summary.json"), "encoder_made": made(run)} if run else {}
+    return {"config": ancient(SING_CONFIG), **encoder}
 
 
 def at_this_scale(alias, scaled):
@@ -208,12 +211,52 @@ def at_this_scale(alias, scaled):
 # committed outputs are made from count by content, not by time: they are ancient() inputs, and
 # the rules whose inputs are hand-edited files (config/, code/) carry those files' SHA-256 in their
 # params, so an edit reruns them (Snakemake's params trigger) and a newer time alone does not.
-# Results made by an upstream job of the same invocation still rerun what reads them.
+# What a rerun job rewrites reruns its readers through the folder's marker (made(), below).
 
 
 def by_content(files):
     """``files`` as inputs whose modification time does not count (see above)."""
     return [ancient(f) for f in files]
+
+
+# Snakemake passes no rerun on through ancient() inputs: a run retrained because its settings
+# changed (the train rule's params) would leave its measurements and figures stale.  So each job
+# that makes results also writes a marker (a touch() output: `.made` beside a run's or a SiNG
+# experiment's summary.json, `.made-quality` beside quality.json, `tracking/.made`), and every
+# reader takes the markers of what it reads as time-counted inputs: a rerun rewrites the marker,
+# and what reads it reruns, in the same invocation or the next.  Results without their marker (a
+# fresh clone; results brought back from a GPU sitting) get one here, dated 1970, so that committed
+# results are as up to date as their commit says.  Markers are not committed (.gitignore).
+def marker_of(path):
+    """The marker of the job that wrote result file ``path`` (see above)."""
+    path = Path(path)
+    if path.name == "quality.json":
+        return str(path.parent / ".made-quality")
+    return str(path.parent / ".made")
+
+
+def made(folder):
+    """The marker of a run's or a SiNG experiment's own job (train, sing_experiment)."""
+    return marker_of(f"{folder}/summary.json")
+
+
+def made_of(files):
+    """The markers of the jobs that wrote ``files``."""
+    return sorted({marker_of(f) for f in files})
+
+
+def _mark_existing_results():
+    runs = [run_dir(r) for r in STUDY.runs()]
+    made_by_jobs = ([f"{run}/{name}" for run in runs for name in ("summary.json", "quality.json", "tracking/rate.json")]
+                    + [f"{RESULTS}/sing/{e}/summary.json" for e in SING_FIGURES.values()])
+    for result in made_by_jobs:
+        marker = Path(marker_of(result))
+        if Path(result).exists() and not marker.exists():
+            marker.touch()
+            os.utime(marker, (0, 0))
+
+
+_mark_existing_results()
 
 
 def content_digest(files):

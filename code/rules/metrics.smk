@@ -17,8 +17,10 @@ rule quality:
     input:
         summary=ancient(f"{RESULTS}/{{run_id}}/summary.json"),
         generator=ancient(f"{RESULTS}/{{run_id}}/generator.pt"),
+        made=made(f"{RESULTS}/{{run_id}}"),  # a retrained run is measured again (common.smk)
     output:
-        f"{RESULTS}/{{run_id}}/quality.json",
+        quality=f"{RESULTS}/{{run_id}}/quality.json",
+        made=touch(f"{RESULTS}/{{run_id}}/.made-quality"),  # its readers rerun when it reruns (common.smk)
     params:
         # any change of these reruns the measurement (Snakemake's params trigger)
         n_samples=STUDY.scale["quality"]["n_samples"],
@@ -35,7 +37,7 @@ rule quality:
     conda:
         ENV
     shell:
-        "python -m sinkgan metrics quality {params.run} --scale {params.scale} --out {output}"
+        "python -m sinkgan metrics quality {params.run} --scale {params.scale} --out {output.quality}"
         " --n-samples {params.n_samples} --extractor {params.extractor} {params.weights} {params.points} > {log} 2>&1"
 
 
@@ -43,9 +45,11 @@ rule track:
     """Back-and-forward tracks from the run's stationary point (checkpoints/last.pt), SSIM, kappa fit."""
     input:
         summary=ancient(f"{RESULTS}/{{run_id}}/summary.json"),
+        made=made(f"{RESULTS}/{{run_id}}"),
     output:
         ssim=f"{RESULTS}/{{run_id}}/tracking/ssim.csv",
         rate=f"{RESULTS}/{{run_id}}/tracking/rate.json",
+        made=touch(f"{RESULTS}/{{run_id}}/tracking/.made"),
     params:
         tracks=TRACKING["tracks"],
         track_iterations=TRACKING["track_iterations"],

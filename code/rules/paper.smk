@@ -19,10 +19,13 @@
 # for results are left out of its inputs (so nothing is trained) and named to the scorecard, which
 # writes a partial report (sinkgan.report: not_drawn).
 NOT_DRAWN = list(WAITING)
+# the SiNG results the scorecard reads (its claims about the SiNG figures of the report)
+SCORECARD_SING = [f"{RESULTS}/sing/{SING_FIGURES[fig]}/{name}" for fig in PAPER_SING for name in ("summary.json", "log.csv")]
 if NOT_DRAWN:
     PAPER_INPUTS = {**PAPER_INPUTS,
                     "results": [f for f in PAPER_INPUTS["results"] if Path(f).exists()],
                     "figures": [f for f in PAPER_INPUTS["figures"] if Path(f).stem not in NOT_DRAWN]}
+    SCORECARD_SING = [f for f in SCORECARD_SING if Path(f).exists()]
 
 
 SCORECARD_SOURCES = ["config/claims.yaml", "config/deviations.yaml", "config/study.yaml", "paper/captions.yaml",
@@ -32,7 +35,8 @@ SCORECARD_SOURCES = ["config/claims.yaml", "config/deviations.yaml", "config/stu
 
 rule scorecard:
     input:
-        by_content(PAPER_INPUTS["results"] + SCORECARD_SOURCES),
+        by_content(PAPER_INPUTS["results"] + SCORECARD_SING + SCORECARD_SOURCES),
+        made_of(PAPER_INPUTS["results"] + SCORECARD_SING),
     output:
         claims=f"{RESULTS}/claims.json",
         tex=[f"paper/generated/{SCALE}/{name}.tex" for name in _report.GENERATED],

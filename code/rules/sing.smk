@@ -17,6 +17,7 @@ rule sing_experiment:
     output:
         log=f"{RESULTS}/sing/{{experiment}}/log.csv",
         summary=f"{RESULTS}/sing/{{experiment}}/summary.json",
+        made=touch(made(f"{RESULTS}/sing/{{experiment}}")),  # its figure reruns when it reruns (common.smk)
     wildcard_constraints:
         experiment="|".join(SING_FIGURES.values()),
     params:

@@ -34,6 +34,7 @@ rule train:
         discriminator=f"{RESULTS}/{{run_id}}/discriminator.pt",
         samples=f"{RESULTS}/{{run_id}}/samples/final.png",
         config=f"{RESULTS}/{{run_id}}/config.yaml",
+        made=touch(made(f"{RESULTS}/{{run_id}}")),  # its readers rerun when it reruns (common.smk)
     params:
         # the resolved config: a change to it reruns this run (Snakemake's params trigger), except
         # in the switches that change only how it computes (sinkgan.config.HOW_NOT_WHAT)
@@ -58,6 +59,7 @@ rule manifest:
     summaries (sinkgan.manifest; `sinkgan study manifest` writes it for a partly trained scale)."""
     input:
         by_content(RUN_SUMMARIES + SING_SUMMARIES),
+        made_of(RUN_SUMMARIES + SING_SUMMARIES),
     output:
         MANIFEST,
     params:
