@@ -38,6 +38,7 @@ FIGURE = "fig04"
 SCALE = "smoke"
 SNAKEMAKE_TIMEOUT_S = 420  # bound on each snakemake invocation
 STATUS_CHECK_S = "2"  # first sacct poll after this many seconds (profile default: 40)
+SMOKE_ITERATIONS, SLURM_ITERATIONS = "train: {iterations: 12,", "train: {iterations: 36,"  # config/study.yaml, smoke
 
 
 def _log(msg: str) -> None:
@@ -127,6 +128,12 @@ def cluster(tmp_path_factory):
 
         copy_worktree(scratch)
         shutil.rmtree(scratch / "results" / SCALE, ignore_errors=True)  # really train
+        # Runs long enough to be caught between their first checkpoint and their end: the smoke
+        # scale's 12 iterations leave a second or two after the checkpoint at iteration 6.
+        study = scratch / "config" / "study.yaml"
+        text = study.read_text()
+        assert SMOKE_ITERATIONS in text
+        study.write_text(text.replace(SMOKE_ITERATIONS, SLURM_ITERATIONS))
         _delete_figure(scratch)
         venv_bin = str(Path(sys.executable).parent)
         job_env = {
