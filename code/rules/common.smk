@@ -240,9 +240,9 @@ def made(folder):
     return marker_of(f"{folder}/summary.json")
 
 
-def made_of(files):
-    """The markers of the jobs that wrote ``files``."""
-    return sorted({marker_of(f) for f in files})
+def read_results(files):
+    """Result files as a reader's inputs: by content, plus the markers of the jobs that wrote them."""
+    return by_content(files) + sorted({marker_of(f) for f in files})
 
 
 def _mark_existing_results():

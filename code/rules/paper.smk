@@ -35,8 +35,8 @@ SCORECARD_SOURCES = ["config/claims.yaml", "config/deviations.yaml", "config/stu
 
 rule scorecard:
     input:
-        by_content(PAPER_INPUTS["results"] + SCORECARD_SING + SCORECARD_SOURCES),
-        made_of(PAPER_INPUTS["results"] + SCORECARD_SING),
+        read_results(PAPER_INPUTS["results"] + SCORECARD_SING),
+        by_content(SCORECARD_SOURCES),
     output:
         claims=f"{RESULTS}/claims.json",
         tex=[f"paper/generated/{SCALE}/{name}.tex" for name in _report.GENERATED],

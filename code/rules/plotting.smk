@@ -11,7 +11,7 @@
 rule plot:
     """figures/<scale>/<fig>.pdf, drawn by the notebook of the figure's kind."""
     input:
-        lambda w: by_content(plot_inputs(w)) + made_of(plot_inputs(w)),
+        lambda w: read_results(plot_inputs(w)),
     output:
         report(f"{FIGURES}/{{fig}}.pdf", caption="../report/figure.rst", category="Figures",
                subcategory=lambda w: "SiNG paper" if w.fig in SING_FIGURES else "Sinkhorn GANs with SeqSGDA"),

@@ -58,8 +58,7 @@ rule manifest:
     with its iterations, commit, device, wall time and GPU-seconds, rewritten from the runs'
     summaries (sinkgan.manifest; `sinkgan study manifest` writes it for a partly trained scale)."""
     input:
-        by_content(RUN_SUMMARIES + SING_SUMMARIES),
-        made_of(RUN_SUMMARIES + SING_SUMMARIES),
+        read_results(RUN_SUMMARIES + SING_SUMMARIES),
     output:
         MANIFEST,
     params:

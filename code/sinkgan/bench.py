@@ -240,8 +240,8 @@ def divergence_rows(device: torch.device, sizes, repeats: int, warmup: int, budg
                 row["skipped"] = fn
             elif budget.spent():
                 row["skipped"] = budget.skipped()
-            elif name == "fused" and n > fused_max_points():
-                row["skipped"] = f"n > {fused_max_points()}: the fused kernels hold one problem in one tile"
+            elif name == "fused" and n > (most := fused_max_points()):
+                row["skipped"] = f"n > {most}: the fused kernels hold one problem in one tile"
             else:
                 x = x0.clone().requires_grad_()
 
