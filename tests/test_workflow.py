@@ -41,10 +41,15 @@ def _jobs(dry_run: str) -> list[dict]:
     """The jobs of a dry run (`-n -p`): rule, input files, wildcards and shell command of each."""
     jobs = []
     for block in re.split(r"\n(?=rule \w+:\n)", dry_run)[1:]:
-        job = {"rule": block.split(":", 1)[0].split()[1], "input": [], "wildcards": {}, "shell": ""}
+        job = {"rule": block.split(":", 1)[0].split()[1], "input": [], "wildcards": {}, "shell": "", "threads": 1,
+               "resources": ""}
         for line in block.splitlines():
             line = line.strip()
-            if line.startswith("input: "):
+            if line.startswith("threads: "):
+                job["threads"] = int(line[len("threads: "):])
+            elif line.startswith("resources: "):
+                job["resources"] = line[len("resources: "):]
+            elif line.startswith("input: "):
                 job["input"] = line[len("input: "):].split(", ")
             elif line.startswith("wildcards: "):
                 job["wildcards"] = dict(kv.split("=", 1) for kv in line[len("wildcards: "):].split(", "))
@@ -167,6 +172,20 @@ def test_the_schemas_know_every_scale():
     assert list(study["scales"]) == list(SCALES)
     assert set(schema["properties"]["scales"]["properties"]) == set(SCALES)
     assert keys["properties"]["scale"]["enum"] == list(SCALES)
+
+
+def test_every_job_that_holds_the_gpu_gets_a_training_jobs_cpu_threads():
+    """Training, FID/KID, tracking and the SiNG experiments each hold the GPU (resource gpu=1) and
+    get the same CPU threads; on a CPU-only machine those threads are its compute (a SiNG experiment
+    once got 1 of 2 cores and ran 1.6x slower)."""
+    run = Study.load("small").figure_runs("fig04")[0].run_id
+    out = snakemake("-n", "-p", "--cores", "2", "--config", "scale=small", "--forcerun", "train", "quality", "track",
+                    "sing_experiment", "--", f"results/small/{run}/quality.json", f"results/small/{run}/tracking/ssim.csv",
+                    "results/small/sing/l2/summary.json").stdout
+    gpu_jobs = [job for job in _jobs(out) if "gpu=1" in job["resources"].split(", ")]
+    assert {job["rule"] for job in gpu_jobs} == {"train", "quality", "track", "sing_experiment"}, out[-3000:]
+    assert {job["rule"]: job["threads"] for job in gpu_jobs} == dict.fromkeys(("train", "quality", "track",
+                                                                                 "sing_experiment"), 2)
 
 
 def test_quality_scores_a_curve_only_for_the_quality_figure():

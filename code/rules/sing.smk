@@ -28,7 +28,7 @@ rule sing_experiment:
         data_root=DATA_ROOT,
         scale=SCALE,
         out=lambda w: f"{RESULTS}/sing/{w.experiment}",
-    threads: 1
+    threads: GPU_THREADS  # on a CPU-only machine, the cores a training job gets
     resources:
         **GPU_JOB,
     log:
