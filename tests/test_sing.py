@@ -295,6 +295,33 @@ def test_the_gan_discriminator_steps_with_amsgrad_and_its_own_betas(tmp_path, mo
     assert (g["lr"], tuple(g["betas"]), g["amsgrad"]) == (cfg.lr_adam, (0.5, 0.999), False)
 
 
+@pytest.mark.parametrize("optimizer, g_steps", [("adam", 1), ("adam", 2), ("sing", 3)])
+def test_the_gan_takes_g_steps_generator_steps_per_discriminator_round(tmp_path, monkeypatch, optimizer, g_steps):
+    """7.3's schedule: a round is n_critic discriminator steps then g_steps_sing (SiNG) or g_steps_sgd
+    (Adam) generator steps (the authors: 3 and 2); `steps` counts generator steps, so 5 steps take
+    ceil(5 / g_steps) rounds, and the log has every generator step."""
+    from sinkgan import sing_experiments as se
+
+    d_steps = []
+
+    class Counted(torch.optim.Adam):
+        def step(self, *args, **kw):
+            d_steps.append(1)
+            return super().step(*args, **kw)
+
+    monkeypatch.setattr(se.torch.optim, "Adam", Counted)  # the discriminator's (and Adam's generator's) optimizer
+    other = "g_steps_sgd" if optimizer == "sing" else "g_steps_sing"
+    cfg = load_sing_config("gan", "smoke", overrides=[
+        "steps=5", "batch_size=8", "max_images=64", "ngf=4", "ndf=4", "critic_dim=4", "n_grid=4", "n_critic=2",
+        "cg_iters=2", f"optimizers=[{optimizer}]", f"g_steps_{'sing' if optimizer == 'sing' else 'sgd'}={g_steps}",
+        f"{other}=7"])
+    rows, _ = se.train_gan(cfg, optimizer, torch.rand(64, 3, 32, 32) * 2 - 1, "photos-standin", torch.device("cpu"), tmp_path)
+    rounds = -(-5 // g_steps)
+    generator_adam_steps = 5 if optimizer == "adam" else 0
+    assert len(d_steps) == 2 * rounds + generator_adam_steps
+    assert [r["step"] for r in rows] == [1, 2, 3, 4, 5]
+
+
 def test_each_sgd_type_solver_is_the_named_torch_optimizer():
     from sinkgan.sing_experiments import OPTIMIZERS, sgd_type_optimizer
 

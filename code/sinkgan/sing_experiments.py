@@ -131,7 +131,10 @@ class SiNGExperiment:
     lr_d: float = _f(1e-3, "discriminator Adam step size (gan)", range=(0, 1), lo_open=True)
     d_adam_betas: list = _f([0.5, 0.9], "discriminator Adam (beta1, beta2) (gan), each in [0, 1)")
     d_amsgrad: bool = _f(True, "the discriminator's Adam in its AMSGrad form (gan)")
-    n_critic: int = _f(1, "discriminator steps per generator step (gan)", range=(1, 1000))
+    n_critic: int = _f(1, "discriminator steps per round (gan)", range=(1, 1000))
+    g_steps_sing: int = _f(1, "generator steps per round after the discriminator's, by SiNG (gan)", range=(1, 1000))
+    g_steps_sgd: int = _f(1, "generator steps per round after the discriminator's, by an SGD-type solver (gan)",
+                          range=(1, 1000))
     n_grid: int = _f(64, "fixed latents in the sample grid (gan)", range=(1, 1024))
     seed: int = _f(0, "seed of the common ('consensus') initialisation and of the draws", range=(0, 2**63 - 1))
     device: str = _f("auto", "cpu, cuda, or auto", choices=("auto", "cpu", "cuda"))
@@ -327,9 +330,11 @@ def train_gan(cfg: SiNGExperiment, optimizer: str, images: torch.Tensor, dataset
               out: Path) -> tuple[list[dict], float]:
     r"""The GAN of SiNG eq. 7, ``min_theta max_xi S_{gamma_obj}(D_xi(T_theta z), D_xi(y))``.
 
-    Each step: ``n_critic`` Adam (AMSGrad, ``d_amsgrad``) ascent steps on ``xi`` (fresh batches), then one generator step
-    on the last batch, by SiNG (constraint ``S_{gamma_con}`` on the same features ``D_xi``, i.e.
-    the eSIM of the current learned cost) or by Adam.  Writes ``samples_<optimizer>.png``.
+    Training alternates rounds: ``n_critic`` Adam (AMSGrad, ``d_amsgrad``) ascent steps on ``xi``
+    (fresh batches), then ``g_steps_sing`` (SiNG) or ``g_steps_sgd`` (Adam) generator steps, the
+    first on the discriminator's last batch, each further one on a fresh batch; by SiNG (constraint
+    ``S_{gamma_con}`` on the same features ``D_xi``, i.e. the eSIM of the current learned cost) or
+    by Adam.  ``steps`` counts generator steps.  Writes ``samples_<optimizer>.png``.
     """
     from .models import build_discriminator
     from .images import image_grid, save_png
@@ -349,42 +354,50 @@ def train_gan(cfg: SiNGExperiment, optimizer: str, images: torch.Tensor, dataset
                                         cg_iters=cfg.cg_iters, cg_tol=cfg.cg_tol, damping=cfg.damping, feature_map=D)
     else:
         opt_g = sgd_type_optimizer(optimizer, g_params, cfg)
+    g_steps = cfg.g_steps_sing if optimizer == "sing" else cfg.g_steps_sgd
 
     def batch():
         z = torch.randn(cfg.batch_size, cfg.z_dim, device=device, generator=rng)
         idx = torch.randint(images.shape[0], (cfg.batch_size,), device=device, generator=rng)
         return z, images.index_select(0, idx)
 
-    rows, wall = [], 0.0
+    rows, wall, step = [], 0.0, 0
     progress = Progress(f"sing {optimizer} on {dataset}", cfg.steps, unit="step")
-    for step in range(1, cfg.steps + 1):
-        wall_before = wall
-        _sync(device)
-        t0 = time.perf_counter()
-        D.train()
-        for _ in range(cfg.n_critic):
-            z, y = batch()
+    while step < cfg.steps:
+        for g_step in range(g_steps):  # the round's discriminator steps count in its first generator step's time
+            wall_before = wall
+            _sync(device)
+            t0 = time.perf_counter()
+            if g_step == 0:
+                D.train()
+                for _ in range(cfg.n_critic):
+                    z, y = batch()
+                    with torch.no_grad():
+                        x = G(z)
+                    fx, fy = D(torch.cat([x, y])).split(cfg.batch_size)  # one forward: one power iteration
+                    d_loss = S(fx, fy)
+                    opt_d.zero_grad(set_to_none=True)
+                    (-d_loss).backward()
+                    opt_d.step()
+                # generator steps: the cost c_xi is frozen (eval mode: spectral-norm estimates not refreshed,
+                # so every D call of the objective and of the eSIM sees the same feature map)
+                D.eval()
+            else:
+                z, y = batch()
+            x = G(z)
             with torch.no_grad():
-                x = G(z)
-            fx, fy = D(torch.cat([x, y])).split(cfg.batch_size)  # one forward: one power iteration
-            d_loss = S(fx, fy)
-            opt_d.zero_grad(set_to_none=True)
-            (-d_loss).backward()
-            opt_d.step()
-        # generator step: the cost c_xi is frozen (eval mode: spectral-norm estimates not refreshed, so
-        # every D call of the objective and of the eSIM sees the same feature map)
-        D.eval()
-        x = G(z)
-        with torch.no_grad():
-            dy = D(y)
-        g_loss = S(D(x), dy)
-        info = generator_update(opt_g, optimizer, g_loss, x)
-        D.zero_grad(set_to_none=True)
-        _sync(device)
-        wall += time.perf_counter() - t0
-        if step == 1 or step % cfg.log_every == 0 or step == cfg.steps:
-            rows.append(_row(step, wall_before, float(g_loss.detach()), optimizer, dataset, info, float(d_loss.detach())))
-            progress.update(step, g_loss=rows[-1]["loss"])
+                dy = D(y)
+            g_loss = S(D(x), dy)
+            info = generator_update(opt_g, optimizer, g_loss, x)
+            D.zero_grad(set_to_none=True)
+            _sync(device)
+            wall += time.perf_counter() - t0
+            step += 1
+            if step == 1 or step % cfg.log_every == 0 or step == cfg.steps:
+                rows.append(_row(step, wall_before, float(g_loss.detach()), optimizer, dataset, info, float(d_loss.detach())))
+                progress.update(step, g_loss=rows[-1]["loss"])
+            if step == cfg.steps or (cfg.time_budget_s and wall >= cfg.time_budget_s):
+                break
         if cfg.time_budget_s and wall >= cfg.time_budget_s:
             if rows[-1]["step"] != step:
                 rows.append(_row(step, wall_before, float(g_loss.detach()), optimizer, dataset, info, float(d_loss.detach())))
