@@ -364,13 +364,19 @@ def test_what_we_see_is_printed_and_flagged_stale_for_other_results():
     two = report.observation_paragraph(both, C.FigureEvidence("fig05", [run("abc1234"), run("def5678")]))
     assert "stale" not in two and "commits" in two
     assert "may be stale" in report.observation_paragraph(both, C.FigureEvidence("fig05", [run("abc1234")]))
+    # a SiNG figure's reading is printed under it too, checked against its experiment's commit
+    sing = report.render_sing({}, ["sing71"], "small", observations={"sing71": obs},
+                              evidence={"sing71": C.FigureEvidence("sing71", [run("abc1234")])})
+    assert r"\paragraph{What we see.} Ours draws digits" in sing and "abc1234" in sing and "stale" not in sing
+    assert "What we see" not in report.render_sing({}, ["sing71"], "small", not_drawn=["sing71"],
+                                                   observations={"sing71": obs})
     # the committed observations name scales and figures of the study, each with a commit and a text
     raw = yaml.safe_load((REPO / "paper" / "observations.yaml").read_text())
     study = yaml.safe_load((REPO / "config" / "study.yaml").read_text())
     for scale, figs in raw.items():
         assert scale in study["scales"]
         for fig, entry in figs.items():
-            assert fig in study["figures"] or fig == report.RESULTS_SHOW, fig
+            assert fig in study["figures"] or fig in report.SING_FIGURES or fig == report.RESULTS_SHOW, fig
             assert set(entry) == {"results", "text"} and entry["text"].strip()
     # and the cpu report prints them, not stale: they were written for the committed cpu runs
     cpu = {f: report.figure_evidence("cpu", REPO)[f] for f in raw["cpu"] if f != report.RESULTS_SHOW}
