@@ -206,7 +206,9 @@ def test_paper_cached_on_a_partly_trained_scale_builds_a_partial_report(fresh_cl
                           capture_output=True, text=True, check=True).stdout
     flat = " ".join(text.split())
     assert f"draws {len(drawn)} of the {len(figures)} paper figures ({figure_list(drawn)})" in flat
-    assert flat.count("Not drawn yet.") == len(figures) - len(drawn) + len(SING)
+    sing_waiting = [f for f in SING if not (fresh_clone / "figures" / "small" / f"{f}.pdf").is_file()]
+    assert len(sing_waiting) < len(SING)  # sing71 is committed at this scale
+    assert flat.count("Not drawn yet.") == len(figures) - len(drawn) + len(sing_waiting)
     assert (fresh_clone / "paper" / "main.pdf").read_bytes() == (fresh_clone / "paper" / "small" / "main.pdf").read_bytes()
 
 
