@@ -5,6 +5,7 @@ fixed latents, float64, so every quantity can be compared with its dense counter
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -320,6 +321,28 @@ def test_the_gan_takes_g_steps_generator_steps_per_discriminator_round(tmp_path,
     generator_adam_steps = 5 if optimizer == "adam" else 0
     assert len(d_steps) == 2 * rounds + generator_adam_steps
     assert [r["step"] for r in rows] == [1, 2, 3, 4, 5]
+
+
+def test_a_spent_time_budget_stops_either_loop_at_once_even_mid_round(tmp_path):
+    """time_budget_s (what match_time gives the SGD-type solvers): the step that spends it is the
+    last one and is logged; in 7.3 it also ends a round of g_steps generator steps part-way."""
+    from sinkgan import sing_experiments as se
+
+    gan = load_sing_config("gan", "smoke", overrides=[
+        "steps=6", "batch_size=8", "max_images=64", "ngf=4", "ndf=4", "critic_dim=4", "n_grid=4", "n_critic=1",
+        "optimizers=[adam]", "g_steps_sgd=3", "log_every=100", "time_budget_s=1e-9"])
+    rows, wall = se.train_gan(gan, "adam", torch.rand(64, 3, 32, 32) * 2 - 1, "photos-standin", torch.device("cpu"),
+                              tmp_path)
+    assert [r["step"] for r in rows] == [1] and wall > 0
+    l2 = load_sing_config("l2", "smoke", overrides=[
+        "generator=mlp", "ngf=4", "steps=6", "batch_size=8", "max_images=64", "log_every=100", "time_budget_s=1e-9"])
+    rows, _ = se.minimise_divergence(l2, "adam", torch.rand(64, 3, 32, 32) * 2 - 1, "photos-standin",
+                                     torch.device("cpu"))
+    assert [r["step"] for r in rows] == [1]
+    budget = dataclasses.replace(gan, time_budget_s=0.0)  # 0: no limit
+    rows, _ = se.train_gan(budget, "adam", torch.rand(64, 3, 32, 32) * 2 - 1, "photos-standin", torch.device("cpu"),
+                           tmp_path)
+    assert [r["step"] for r in rows] == [1, 6]
 
 
 def test_each_sgd_type_solver_is_the_named_torch_optimizer():

@@ -318,11 +318,16 @@ def minimise_divergence(cfg: SiNGExperiment, optimizer: str, images: torch.Tenso
         if step == 1 or step % cfg.log_every == 0 or step == cfg.steps:
             rows.append(_row(step, wall_before, float(loss.detach()), optimizer, dataset, info))
             progress.update(step, loss=rows[-1]["loss"])
-        if cfg.time_budget_s and wall >= cfg.time_budget_s:
+        if _over_budget(cfg, wall):
             if rows[-1]["step"] != step:
                 rows.append(_row(step, wall_before, float(loss.detach()), optimizer, dataset, info))
             break
     return rows, wall
+
+
+def _over_budget(cfg: SiNGExperiment, wall: float) -> bool:
+    """Whether an optimizer has spent its time budget (`time_budget_s`, 0 = no limit) on steps."""
+    return bool(cfg.time_budget_s) and wall >= cfg.time_budget_s
 
 
 # ----------------------------------------------------------------------------- 7.3
@@ -396,9 +401,10 @@ def train_gan(cfg: SiNGExperiment, optimizer: str, images: torch.Tensor, dataset
             if step == 1 or step % cfg.log_every == 0 or step == cfg.steps:
                 rows.append(_row(step, wall_before, float(g_loss.detach()), optimizer, dataset, info, float(d_loss.detach())))
                 progress.update(step, g_loss=rows[-1]["loss"])
-            if step == cfg.steps or (cfg.time_budget_s and wall >= cfg.time_budget_s):
+            over_budget = _over_budget(cfg, wall)
+            if step == cfg.steps or over_budget:
                 break
-        if cfg.time_budget_s and wall >= cfg.time_budget_s:
+        if over_budget:
             if rows[-1]["step"] != step:
                 rows.append(_row(step, wall_before, float(g_loss.detach()), optimizer, dataset, info, float(d_loss.detach())))
             break
