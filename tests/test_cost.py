@@ -24,11 +24,14 @@ def test_a_run_costs_its_iterations_times_the_benchmarked_iteration_scaled_to_it
     assert run_seconds(sim, 0.5) == pytest.approx(1000 * 0.5 * 2 * 2 / 11)
 
 
-def test_the_cpu_scale_costs_two_runs_of_500_iterations():
-    cost = scale_cost(Study.load("cpu"), bench({("dcgan", "eager"): 2.0, ("dcgan", "compiled"): 1.0}))
-    assert cost["runs"] == 2 and cost["hours"] == pytest.approx(2 * 500 * 2.0 / 3600)
+def test_the_cpu_scale_costs_its_dcgan_and_resnet_pairs_of_500_iterations():
+    times = {("dcgan", "eager"): 2.0, ("dcgan", "compiled"): 1.0, ("resnet", "eager"): 4.0, ("resnet", "compiled"): 2.0}
+    cost = scale_cost(Study.load("cpu"), bench(times))
+    # two MNIST runs (m = 100, as benchmarked) and two CelebA runs (m = 100 against the benchmark's 64)
+    assert cost["runs"] == 4 and cost["hours"] == pytest.approx((2 * 500 * 2.0 + 2 * 500 * 4.0 * 100 / 64) / 3600)
     assert cost["per_arch"]["dcgan eager"]["iterations"] == 1000  # the runs train eager: compile = none
-    compiled = scale_cost(Study.load("cpu"), bench({("dcgan", "eager"): 2.0, ("dcgan", "compiled"): 1.0}), mode="compiled")
+    assert cost["per_arch"]["resnet eager"]["runs"] == 2
+    compiled = scale_cost(Study.load("cpu"), bench(times), mode="compiled")
     assert compiled["hours"] == pytest.approx(cost["hours"] / 2)
 
 
@@ -41,7 +44,8 @@ def test_a_mode_or_a_scale_the_benchmark_cannot_speak_for_is_refused():
 
 
 def test_a_run_is_timed_in_the_layout_it_trains_in_on_the_benchmarked_device():
-    rows = [{"setting": "dcgan-mnist (m=100)", "precision": "fp32", "mode": "eager", "memory_format": fmt, "median_s": s}
+    rows = [{"setting": setting, "precision": "fp32", "mode": "eager", "memory_format": fmt, "median_s": s * factor}
+            for setting, factor in (("dcgan-mnist (m=100)", 1), ("resnet (m=64)", 3))
             for fmt, s in (("channels_last", 1.5), ("contiguous", 2.0))]
     cpu = {"device": "cpu (x86_64, 2 cores, 2 threads)", "device_type": "cpu", "training": rows}
     assert iteration_seconds(cpu, "dcgan", "eager") == 1.5  # auto: channels_last on CPU
@@ -49,18 +53,20 @@ def test_a_run_is_timed_in_the_layout_it_trains_in_on_the_benchmarked_device():
     gpu = {**cpu, "device": "a GPU", "device_type": "cuda"}
     assert iteration_seconds(gpu, "dcgan", "eager") == 2.0  # auto: contiguous on CUDA
     cost = scale_cost(Study.load("cpu"), cpu)
-    assert cost["hours"] == pytest.approx(2 * 500 * 1.5 / 3600)
+    assert cost["hours"] == pytest.approx((2 * 500 * 1.5 + 2 * 500 * 4.5 * 100 / 64) / 3600)
     with pytest.raises(ValueError, match="in mode 'eager', fp32, channels_last; timed there: eager fp32 contiguous"):
-        iteration_seconds({**cpu, "training": rows[1:]}, "dcgan", "eager")
+        iteration_seconds({**cpu, "training": rows[1:2]}, "dcgan", "eager")
 
 
 def test_each_run_pays_its_modes_start_up_once():
-    rows = [{"setting": "dcgan-mnist (m=100)", "precision": "fp32", "mode": "compiled", "median_s": 0.01,
-             "first_call_s": 60.01},
-            {"setting": "dcgan-mnist (m=100)", "precision": "fp32", "mode": "eager", "median_s": 0.03, "first_call_s": 0.02}]
+    rows = [{"setting": setting, "precision": "fp32", "mode": "compiled", "median_s": 0.01, "first_call_s": 60.01}
+            for setting in ("dcgan-mnist (m=100)", "resnet (m=64)")]
+    rows += [{"setting": setting, "precision": "fp32", "mode": "eager", "median_s": 0.03, "first_call_s": 0.02}
+             for setting in ("dcgan-mnist (m=100)", "resnet (m=64)")]
     gpu = {"device": "a GPU", "device_type": "cuda", "training": rows}
+    iterations = 2 * 500 * 0.01 + 2 * 500 * 0.01 * 100 / 64  # two DCGAN runs at m = 100, two ResNet ones
     compiled = scale_cost(Study.load("cpu"), gpu, mode="compiled")
-    assert compiled["hours"] == pytest.approx((2 * 500 * 0.01 + 2 * 60.0) / 3600)  # two runs, one compile each
+    assert compiled["hours"] == pytest.approx((iterations + 4 * 60.0) / 3600)  # four runs, one compile each
     assert compiled["per_arch"]["dcgan compiled"]["startup_hours"] == pytest.approx(120 / 3600)
     eager = scale_cost(Study.load("cpu"), gpu)
-    assert eager["hours"] == pytest.approx(2 * 500 * 0.03 / 3600)  # a first call faster than the median costs nothing
+    assert eager["hours"] == pytest.approx(3 * iterations / 3600)  # a first call faster than the median costs nothing

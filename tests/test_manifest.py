@@ -65,7 +65,7 @@ def test_the_command_writes_the_manifest(tmp_path):
                           capture_output=True, text=True, env={"SINKGAN_ROOT": str(tmp_path), "PATH": "/usr/bin:/bin",
                                                                "PYTHONPATH": str(ROOT / "code")})
     assert proc.returncode == 0, proc.stderr
-    assert "0 of 2 runs finished" in proc.stderr
+    assert "0 of 4 runs finished" in proc.stderr
     assert (tmp_path / "results" / "cpu" / "MANIFEST").read_text() == proc.stdout
 
 
