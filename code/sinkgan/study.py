@@ -217,7 +217,7 @@ class Study:
 
 def scale_figures(spec: dict, scale: str) -> dict:
     """The figures a scale builds: every figure of the study, or the scale's ``figures:`` list
-    (a scale such as ``cpu`` that rebuilds only Figs. 4 and 5)."""
+    (a scale such as ``cpu`` that rebuilds only Figs. 4, 5, 7 and 9)."""
     wanted = spec["scales"][scale].get("figures")
     if wanted is None:
         return dict(spec["figures"])
