@@ -382,3 +382,14 @@ def test_what_we_see_is_printed_and_flagged_stale_for_other_results():
     cpu = {f: report.figure_evidence("cpu", REPO)[f] for f in raw["cpu"] if f != report.RESULTS_SHOW}
     for fig, fe in cpu.items():
         assert "stale" not in report.observation_paragraph(raw["cpu"][fig], fe), fig
+
+
+def test_claims_json_numbers_do_not_depend_on_the_last_bits_of_a_float():
+    """A statistic summed in another order (another CPU's vector width) differs in its last bits;
+    claims.json holds 12 significant digits, so both machines write the same bytes."""
+    from sinkgan.report import stable_numbers
+
+    a = sum([0.1] * 10)  # 0.9999999999999999
+    assert a != 1.0 and stable_numbers({"x": [a, (2, a)], "n": 3, "s": "t", "inf": math.inf}) == \
+        {"x": [1.0, [2, 1.0]], "n": 3, "s": "t", "inf": math.inf}
+    assert stable_numbers(42.22445657987032) == stable_numbers(42.22445657987033) == 42.2244565799

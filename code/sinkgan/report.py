@@ -1085,6 +1085,23 @@ def degenerate_results(figures: Mapping[str, C.FigureEvidence]) -> dict[str, lis
 # --------------------------------------------------------------------------- writing
 
 
+JSON_SIGNIFICANT_DIGITS = 12
+
+
+def stable_numbers(value, digits: int = JSON_SIGNIFICANT_DIGITS):
+    """``value`` with every float rounded to ``digits`` significant digits (dicts and lists
+    walked): a float64 statistic's last bits depend on the summation order that the CPU's
+    vector width picks, and a committed claims.json must come out byte-identical on every
+    machine that rebuilds it from the same results."""
+    if isinstance(value, float):
+        return float(f"{value:.{digits}g}") if math.isfinite(value) else value
+    if isinstance(value, dict):
+        return {k: stable_numbers(v, digits) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [stable_numbers(v, digits) for v in value]
+    return value
+
+
 def scorecard(scale: str, root: Path = REPO, *, study=None, figures: Mapping[str, C.FigureEvidence] | None = None,
               out_json: Path | None = None, out_dir: Path | None = None, sing: Sequence[str] | None = None,
               claims_path: Path | None = None, deviations_path: Path | None = None,
@@ -1132,7 +1149,7 @@ def scorecard(scale: str, root: Path = REPO, *, study=None, figures: Mapping[str
         "compute": {k: summary[k] for k in ("runs", "finished", "gpu_hours", "cpu_hours", "devices")},
         "claims": results,
     }
-    atomic_write_text(out_json, json.dumps(doc, indent=2, sort_keys=False, allow_nan=False) + "\n")
+    atomic_write_text(out_json, json.dumps(stable_numbers(doc), indent=2, sort_keys=False, allow_nan=False) + "\n")
 
     out_dir = Path(out_dir or root / "paper" / "generated" / scale)
     texts = {
