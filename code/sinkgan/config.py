@@ -71,6 +71,8 @@ def paper_subset(dataset: str | None) -> str | None:
 
 VARIANTS = ("seqsgda", "simsgda", "sgd-autodiff")
 MEMORY_FORMATS = ("auto", "contiguous", "channels_last")
+#: ``TrainConfig.autocast``: the networks in float32 (none) or under bfloat16 autocast (bf16)
+AUTOCASTS = ("none", "bf16")
 #: TrainConfig fields that choose how a run computes, not what: the values agree up to float
 #: rounding.  A run may resume with them changed, and changing them does not retrain a finished
 #: run (:meth:`TrainConfig.result_settings`, the training rule's rerun trigger).
@@ -127,6 +129,9 @@ class TrainConfig:
     # --- bookkeeping
     device: str = _f("auto", "cpu, cuda, or auto (cuda if available)", choices=("auto", "cpu", "cuda"))
     tf32: bool = _f(False, "allow TF32 matmuls/convolutions on Ampere+ GPUs (recorded in the run)")
+    autocast: str = _f("none", "run the two networks under bfloat16 autocast (bf16: their convolutions and matrix "
+                       "products in bfloat16, on AMX/AVX512-BF16 CPUs and tensor-core GPUs); the Sinkhorn loss, its cost "
+                       "and potentials stay float32; none = float32 throughout (the paper)", choices=AUTOCASTS)
     log_every: int = _f(50, "read losses back from the device every k iterations", range=(1, 10**9))
     sample_every: int = _f(500, "write a sample grid every k iterations", range=(1, 10**9))
     checkpoint_every: int = _f(500, "write a checkpoint every k iterations", range=(1, 10**9))
@@ -223,6 +228,10 @@ def _check_train(cfg: TrainConfig) -> None:
     if cfg.backend == "fused" and cfg.device == "cpu":
         raise ConfigError("backend: 'fused' runs the Triton kernels on CUDA (on CPU only the slow interpreter, for tests); "
                           "allowed with device=cpu: torch, auto")
+    if cfg.autocast == "bf16" and cfg.variant == "sgd-autodiff":
+        raise ConfigError("autocast: 'bf16' is refused with variant sgd-autodiff: its weight-clipped critic's features "
+                          "vary across images by 1e-4 to 1e-3 of their size, at or below bfloat16's resolution (4e-3), so "
+                          "S_eps would be mostly rounding (tests/test_autocast.py); allowed with sgd-autodiff: none")
     check_max_images(cfg.max_images, cfg.batch_size)
 
 

@@ -50,7 +50,8 @@ def run_id_of(cfg: TrainConfig, paper_dataset: str, defaults: TrainConfig) -> st
     """Readable id from the settings that define a run, e.g. ``cats.photos-standin-seqsgda-p2-eps1-L10-m16-nc10``."""
     data = paper_dataset if cfg.dataset == paper_dataset else f"{paper_dataset}.{cfg.dataset}"
     parts = [data, cfg.variant, f"p{_num(cfg.p)}", f"eps{_num(cfg.eps)}", f"L{cfg.n_iter}", f"m{cfg.batch_size}", f"nc{cfg.n_critic}"]
-    for key in ("cost", "grad", "value", "order", "optimizer", "lr_g", "lr_d", "k_sn", "clip", "seed", "z_dim", "critic_dim"):
+    for key in ("cost", "grad", "value", "order", "optimizer", "lr_g", "lr_d", "k_sn", "clip", "seed", "z_dim", "critic_dim",
+                "autocast"):
         value = getattr(cfg, key)
         if value != getattr(defaults, key):
             parts.append(f"{key}{_num(value) if isinstance(value, float) else value}")

@@ -139,9 +139,22 @@ class Trainer:
         return torch.randn(self.cfg.batch_size, self.cfg.z_dim, device=self.device, generator=self.rng)
 
     # ----------------------------------------------------------------- losses
+    def networks_precision(self):
+        """The context the two networks run in: bfloat16 autocast with ``autocast="bf16"`` (their
+        convolutions and matrix products in bfloat16, weights and optimizer state float32), else
+        float32.  The loss is computed outside it (:meth:`features` hands it float32 features)."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.autocast == "bf16")
+
+    def generate(self, z: torch.Tensor) -> torch.Tensor:
+        with self.networks_precision():
+            return self.G(z)
+
     def features(self, fake: torch.Tensor, real: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The loss arguments ``(D(fake), D(real))``, swapped with ``order="real-fake"`` (the authors' code)."""
-        d_fake, d_real = self.D(fake), self.D(real)  # this call order either way (spectral-norm state)
+        """The loss arguments ``(D(fake), D(real))`` in float32, swapped with ``order="real-fake"``
+        (the authors' code)."""
+        with self.networks_precision():
+            d_fake, d_real = self.D(fake), self.D(real)  # this call order either way (spectral-norm state)
+        d_fake, d_real = d_fake.float(), d_real.float()
         return (d_fake, d_real) if self.cfg.order == "fake-real" else (d_real, d_fake)
 
     def divergence(self, fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
@@ -157,7 +170,7 @@ class Trainer:
     # ----------------------------------------------------------------- updates
     def critic_step(self, real: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
-            fake = self.G(z)
+            fake = self.generate(z)
         s = self.divergence(fake, real)
         self.opt_d.zero_grad(set_to_none=False)
         (-s).backward()  # ascend S_eps
@@ -169,7 +182,7 @@ class Trainer:
     def generator_step(self, real: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         self.D.requires_grad_(False)
         try:
-            loss = self.generator_objective(self.G(z), real)
+            loss = self.generator_objective(self.generate(z), real)
             self.opt_g.zero_grad(set_to_none=False)
             loss.backward()
             self.opt_g.step()
@@ -179,7 +192,7 @@ class Trainer:
 
     def simultaneous_step(self, real: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Both gradients at the same (theta, phi), then both updates (SimSGDA)."""
-        fake = self.G(z)
+        fake = self.generate(z)
         g_loss = self.generator_objective(fake, real)
         g_grads = torch.autograd.grad(g_loss, list(self.G.parameters()))
         d_loss = self.divergence(fake.detach(), real)
