@@ -73,13 +73,20 @@ def test_training_rows_carry_the_flop_the_matmul_rate_time_and_both_layouts(monk
     assert [m[0] for m in modes] == ["eager", "eager", "compiled", "captured", "fused", "fused+captured"]
     assert [m[2] for m in modes[:2]] == ["channels_last", "contiguous"]
     monkeypatch.setattr(bench, "training_modes", lambda t: [m for m in modes if m[0] != "compiled"])  # no compiling
-    rows = bench.training_rows(torch.device("cpu"), repeats=1, warmup=0, rates={"fp32": 1e9})
+    rows = bench.training_rows(torch.device("cpu"), repeats=1, warmup=0, rates={"fp32": 1e9, "bf16": 4e9})
     timed = [r for r in rows if "median_s" in r]
-    assert sorted(r["memory_format"] for r in timed) == ["channels_last", "contiguous"]
-    assert [r["mode"] for r in rows if "skipped" in r] == ["captured", "fused", "fused+captured"]  # CUDA only
+    # float32 rows first, then the networks under bfloat16 autocast (the CPU's default precisions)
+    assert [(r["precision"], r["memory_format"]) for r in timed] == [
+        ("fp32", "channels_last"), ("fp32", "contiguous"), ("bf16", "channels_last"), ("bf16", "contiguous")]
+    assert [r["mode"] for r in rows if "skipped" in r] == ["captured", "fused", "fused+captured"] * 2  # CUDA only
     for r in timed:
-        assert r["gflop"] > 0 and r["at_matmul_rate_s"] == r["gflop"] / 1.0  # gflop at 1 GFLOP/s
+        rate = {"fp32": 1.0, "bf16": 4.0}[r["precision"]]  # GFLOP/s
+        assert r["gflop"] > 0 and r["at_matmul_rate_s"] == r["gflop"] / rate
         assert r["fraction_of_matmul_rate"] == r["at_matmul_rate_s"] / r["median_s"]
+    by = {(r["precision"], r["memory_format"]): r for r in timed}
+    for layout in ("channels_last", "contiguous"):  # each bf16 row against its float32 twin, timed in this run
+        assert by["bf16", layout]["speedup_vs_fp32"] == by["fp32", layout]["median_s"] / by["bf16", layout]["median_s"]
+        assert "speedup_vs_fp32" not in by["fp32", layout]
 
 
 def test_a_mode_that_fails_is_a_row_saying_why(monkeypatch):
@@ -139,7 +146,8 @@ def test_a_benchmark_stopped_midway_keeps_the_rows_it_timed(tmp_path, monkeypatc
     monkeypatch.setattr(bench, "timed", timed_then_stopped)
     out = tmp_path / "bench.json"
     with pytest.raises(KeyboardInterrupt):
-        bench.main(["--device", "cpu", "--quick", "--only", "training", "--modes", "eager", "--out", str(out)])
+        bench.main(["--device", "cpu", "--quick", "--only", "training", "--modes", "eager", "--precisions", "fp32",
+                    "--out", str(out)])
     kept = json.loads(out.read_text())
     assert [(r["mode"], r["memory_format"]) for r in kept["training"]] == [("eager", "channels_last")]
     assert kept["training"][0]["median_s"] > 0 and kept["matmul_flop_per_s"]["fp32"] > 0

@@ -53,9 +53,12 @@ BENCH_DATASET = "digits"
 #: what the ``gflop`` and ``at_matmul_rate_s`` of a training row count (recorded in the JSON)
 FLOP_COUNT = ("torch.utils.flop_counter over one iteration: convolutions and matrix products, forward and backward; "
               "elementwise work (log-sum-exp, batch norm, the optimiser) is not counted. at_matmul_rate_s = that FLOP at "
-              "this device's dense float32 matmul rate (matmul_flop_per_s); fraction_of_matmul_rate = at_matmul_rate_s / "
+              "this device's dense matmul rate in the row's precision (matmul_flop_per_s; bf16: bfloat16 operands); "
+              "fraction_of_matmul_rate = at_matmul_rate_s / "
               "median_s, the iteration's FLOP/s over the matmul's")
 D, EPS, L = 64, 0.1, 10
+#: the precisions of the training rows: float32; TF32 matmuls (CUDA); the networks under bfloat16 autocast
+PRECISIONS = ("fp32", "tf32", "bf16")
 
 
 def timed(fn, device: torch.device, repeats: int, warmup: int) -> dict:
@@ -112,11 +115,13 @@ def iteration_flop(shape: dict, device: torch.device) -> float:
 
 
 def matmul_rate(device: torch.device, precision: str, repeats: int, warmup: int) -> float:
-    """FLOP/s of a square float32 matrix product (n = 2048 on CPU, 8192 on CUDA; ``tf32``: TF32
-    allowed) on ``device``: the yardstick of the training rows' arithmetic."""
+    """FLOP/s of a square matrix product (n = 2048 on CPU, 8192 on CUDA) in ``precision`` (fp32;
+    tf32: float32 with TF32 allowed; bf16: bfloat16 operands) on ``device``: the yardstick of the
+    training rows' arithmetic."""
     n = 8192 if device.type == "cuda" else 2048
     g = torch.Generator(device="cpu").manual_seed(0)
-    a, b = (torch.randn(n, n, generator=g).to(device) for _ in range(2))
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    a, b = (torch.randn(n, n, generator=g).to(device, dtype) for _ in range(2))
     torch.backends.cuda.matmul.allow_tf32 = precision == "tf32"
     try:
         t = timed(lambda: a @ b, device, repeats, warmup)
@@ -126,8 +131,9 @@ def matmul_rate(device: torch.device, precision: str, repeats: int, warmup: int)
 
 
 def default_precisions(device: torch.device) -> tuple[str, ...]:
-    """The precisions timed by default: float32, and TF32 on CUDA."""
-    return ("fp32", "tf32") if device.type == "cuda" else ("fp32",)
+    """The precisions timed by default: float32, TF32 on CUDA, and bfloat16 autocast of the networks
+    (``TrainConfig.autocast``)."""
+    return PRECISIONS if device.type == "cuda" else ("fp32", "bf16")
 
 
 class Budget:
@@ -170,6 +176,7 @@ def training_rows(device: torch.device, repeats: int, warmup: int, rates: dict |
                     row["skipped"] = budget.skipped()
                 else:
                     cfg = validate(TrainConfig, {"dataset": BENCH_DATASET, "device": device.type, "tf32": precision == "tf32",
+                                                 "autocast": "bf16" if precision == "bf16" else "none",
                                                  "memory_format": layout, **shape, **over})
                     try:
                         trainer = Trainer(cfg, device)
@@ -179,6 +186,10 @@ def training_rows(device: torch.device, repeats: int, warmup: int, rates: dict |
                 if "median_s" in row and rates and precision in rates:
                     row["at_matmul_rate_s"] = flop / rates[precision]
                     row["fraction_of_matmul_rate"] = row["at_matmul_rate_s"] / row["median_s"]
+                base = next((r for r in rows if r["precision"] == "fp32" and "median_s" in r and
+                             (r["setting"], r["mode"], r["memory_format"]) == (setting, mode, layout)), None)
+                if base and "median_s" in row:  # side by side, in this run
+                    row["speedup_vs_fp32"] = base["median_s"] / row["median_s"]
                 rows.append(row)
                 shown = f"{row['median_s'] * 1e3:10.1f} ms" if "median_s" in row else row["skipped"][:60]
                 print(f"  {setting:<20} {precision:<5} {mode:<14} {layout:<14} {shown}", flush=True)
@@ -356,14 +367,15 @@ def print_table(result: dict) -> None:
     for precision, rate in result.get("matmul_flop_per_s", {}).items():
         print(f"dense matmul, {precision}: {rate / 1e9:,.0f} GFLOP/s (the rate of the 'at matmul' column)")
     print(f"{'training iteration':<22}{'prec':<6}{'mode':<16}{'layout':<15}{'ms':>10}{'GFLOP':>8}{'at matmul':>10}"
-          f"{'of rate':>9}")
+          f"{'of rate':>9}{'x fp32':>8}")
     for r in result["training"]:
         t = f"{r['median_s'] * 1e3:10.1f}" if "median_s" in r else "   skipped"
         flop = f"{r['gflop']:8.1f}" if "gflop" in r else f"{'':8}"
         at_rate = (f"{r['at_matmul_rate_s'] * 1e3:10.1f}{r['fraction_of_matmul_rate']:9.0%}"
                    if "at_matmul_rate_s" in r else "")
+        x_fp32 = f"{r['speedup_vs_fp32']:8.2f}" if "speedup_vs_fp32" in r else ""
         print(f"{r['setting']:<22}{r['precision']:<6}{r['mode']:<16}{r.get('memory_format', 'contiguous'):<15}{t}"
-              f"{flop}{at_rate}")
+              f"{flop}{at_rate or ' ' * 19}{x_fp32}")
     for setting, r in fastest(result).items():
         switches = switches_of(r["mode"], r.get("memory_format", "contiguous"), bench_device_type(result))
         how = f"--config train_set='{train_set(switches)}'" if switches else "the defaults"
@@ -390,7 +402,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=None, help="JSON file (default results/bench/<device-name>.json)")
     parser.add_argument("--modes", default="", metavar="MODE,...",
                         help=f"time only these training modes (default all: {', '.join(MODES)})")
-    parser.add_argument("--precisions", default="", metavar="P,...", help="fp32 and/or tf32 (default: fp32, and tf32 on CUDA)")
+    parser.add_argument("--precisions", default="", metavar="P,...", help="fp32, tf32 (CUDA), bf16 (default: fp32 and bf16, and tf32 on CUDA)")
     parser.add_argument("--budget", type=float, default=0.0, metavar="S",
                         help="start no training or S_eps row after S seconds; those rows say so (default 0: no limit)")
     parser.add_argument("--concurrency", default="", metavar="K,K,...",
@@ -422,10 +434,10 @@ def run(args) -> int:
                          f"integers >= 1, e.g. 1,2,4,8")
     modes = [m.strip() for m in args.modes.split(",") if m.strip()] if args.modes else None
     precisions = [p.strip() for p in args.precisions.split(",") if p.strip()] if args.precisions else None
-    bad = [m for m in modes or () if m not in MODES] + [p for p in precisions or () if p not in ("fp32", "tf32")]
+    bad = [m for m in modes or () if m not in MODES] + [p for p in precisions or () if p not in PRECISIONS]
     if bad or not args.budget >= 0:
         raise SystemExit(f"sinkgan bench: {', '.join(map(repr, bad)) or f'--budget {args.budget}'} out of range; allowed: "
-                         f"--modes from {', '.join(MODES)}, --precisions from fp32, tf32, --budget >= 0 seconds")
+                         f"--modes from {', '.join(MODES)}, --precisions from {', '.join(PRECISIONS)}, --budget >= 0 seconds")
     device = resolve_device(args.device)
     repeats, warmup = (2, 1) if args.quick else (10, 3)
     sizes = SIZES[:2] if args.quick else SIZES
