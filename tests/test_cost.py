@@ -70,3 +70,21 @@ def test_each_run_pays_its_modes_start_up_once():
     assert compiled["per_arch"]["dcgan compiled"]["startup_hours"] == pytest.approx(120 / 3600)
     eager = scale_cost(Study.load("cpu"), gpu)
     assert eager["hours"] == pytest.approx(3 * iterations / 3600)  # a first call faster than the median costs nothing
+
+
+def test_a_run_under_bf16_autocast_is_costed_at_the_benchmarks_bf16_row():
+    import yaml
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    spec = yaml.safe_load((root / "config" / "study.yaml").read_text())
+    spec["figures"]["fig04"]["runs"][0]["autocast"] = "bf16"  # ours on MNIST; SGD-AutoDiff stays float32
+    study = Study(spec, "cpu", root)
+    b = bench({("dcgan", "eager"): 2.0, ("resnet", "eager"): 4.0})
+    b["training"].append({"setting": "dcgan-mnist (m=100)", "precision": "bf16", "mode": "eager", "median_s": 0.5})
+    cost = scale_cost(study, b)
+    assert cost["per_arch"]["dcgan eager bf16"] == pytest.approx(
+        {"runs": 1, "iterations": 500, "hours": 500 * 0.5 / 3600, "startup_hours": 0.0, "mode": "eager",
+         "seconds_per_iteration": 0.5})
+    assert cost["per_arch"]["dcgan eager"]["runs"] == 1 and cost["precision"] == "each run's own"
+    assert scale_cost(study, b, precision="fp32")["hours"] == pytest.approx(scale_cost(Study.load("cpu"), b)["hours"])

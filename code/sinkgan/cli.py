@@ -260,7 +260,9 @@ def build_parser(groups=None) -> argparse.ArgumentParser:
     q = study_sub.add_parser("cost", help="estimated hours to train the scale on a benchmarked device (sinkgan.cost)")
     _add_study_options(q)
     q.add_argument("--bench", required=True, metavar="JSON", help="a benchmark, results/bench/<device>.json")
-    q.add_argument("--precision", default="fp32", help="the benchmark's precision to use (fp32, tf32, bf16; default fp32)")
+    q.add_argument("--precision", default=None, choices=("fp32", "tf32", "bf16"),
+                   help="time every run in this precision (default: the one each run trains in: bf16 with "
+                        "autocast=bf16, tf32 with tf32=true, else fp32)")
     q.add_argument("--mode", default=None, choices=("eager", "compiled", "captured", "fused", "fused+captured"),
                    help="time every run in this mode (default: the mode each run's config trains in)")
     q.set_defaults(func=_study_cost)

@@ -1,8 +1,9 @@
 r"""What training a scale's study costs on a device, from that device's benchmark (``sinkgan study cost``).
 
 Each training run of the scale costs its iterations times the benchmark's time of one paper-size
-iteration of its network (``results/bench/<device>.json``: the fastest timed mode in the chosen
-precision), scaled to the run's mini-batch and number of network passes:
+iteration of its network (``results/bench/<device>.json``: the row of the mode and precision the
+run trains in, :func:`sinkgan.config.mode_of` and :func:`precision_of`), scaled to the run's
+mini-batch and number of network passes:
 
 .. math::
 
@@ -47,6 +48,11 @@ def iteration_seconds(bench: dict, arch: str, mode: str, precision: str = "fp32"
     return iteration_row(bench, arch, mode, precision, memory_format)["median_s"]
 
 
+def precision_of(cfg) -> str:
+    """The benchmark precision a run trains in: ``bf16`` (``autocast="bf16"``), ``tf32`` or ``fp32``."""
+    return "bf16" if cfg.autocast == "bf16" else "tf32" if cfg.tf32 else "fp32"
+
+
 def startup_seconds(row: dict) -> float:
     """What a run pays once before its iterations run at the median: the benchmark's first call
     less a median one (compilation, CUDA-graph capture); 0 where the row has no first call."""
@@ -79,10 +85,11 @@ def run_seconds(cfg, per_iteration: float) -> float:
     return cfg.iterations * per_iteration * (cfg.batch_size / m_bench) * passes(cfg) / (BENCH_N_CRITIC + 1)
 
 
-def scale_cost(study, bench: dict, precision: str = "fp32", mode: str | None = None) -> dict:
-    """Per architecture and mode: runs, generator iterations, estimated hours; and the
-    total.  ``mode``: time every run in this benchmark mode (default: the mode each run's config
-    trains in on the benchmarked device, :func:`sinkgan.config.mode_of`)."""
+def scale_cost(study, bench: dict, precision: str | None = None, mode: str | None = None) -> dict:
+    """Per architecture and mode (and precision, where not fp32): runs, generator iterations,
+    estimated hours; and the total.  ``mode``, ``precision``: time every run in this benchmark mode
+    or precision (default: the ones each run's config trains in on the benchmarked device,
+    :func:`sinkgan.config.mode_of`, :func:`precision_of`)."""
     narrowed = sorted({s.run_id for s in study.runs().values()
                        if any(getattr(s.config, k) != v for k, v in PAPER_WIDTHS.items())})
     if narrowed:
@@ -93,15 +100,17 @@ def scale_cost(study, bench: dict, precision: str = "fp32", mode: str | None = N
     for spec in study.runs().values():
         cfg = spec.config
         run_mode_ = mode or mode_of(cfg, bench_device_type(bench))
-        timed = iteration_row(bench, cfg.arch, run_mode_, precision, cfg.memory_format)
-        key = f"{cfg.arch} {run_mode_}"
+        run_precision = precision or precision_of(cfg)
+        timed = iteration_row(bench, cfg.arch, run_mode_, run_precision, cfg.memory_format)
+        key = f"{cfg.arch} {run_mode_}" + (f" {run_precision}" if run_precision != "fp32" else "")
         row = per_arch.setdefault(key, {"runs": 0, "iterations": 0, "hours": 0.0, "startup_hours": 0.0,
                                         "mode": run_mode_, "seconds_per_iteration": timed["median_s"]})
         row["runs"] += 1
         row["iterations"] += cfg.iterations
         row["startup_hours"] += startup_seconds(timed) / 3600
         row["hours"] += (run_seconds(cfg, timed["median_s"]) + startup_seconds(timed)) / 3600
-    return {"scale": study.scale_name, "device": bench.get("device"), "precision": precision, "per_arch": per_arch,
+    return {"scale": study.scale_name, "device": bench.get("device"), "precision": precision or "each run's own",
+            "per_arch": per_arch,
             "hours": sum(r["hours"] for r in per_arch.values()), "runs": sum(r["runs"] for r in per_arch.values())}
 
 
