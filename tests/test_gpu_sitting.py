@@ -115,15 +115,55 @@ def test_the_working_tree_leaves_room_for_the_payload():
     assert room >= 24 * 2**20, f"the working tree leaves {room / 2**20:.1f} MiB per device command; allowed: >= 24 MiB"
 
 
-def test_the_printed_session_stages_every_part_then_sits():
+def test_the_printed_session_stages_every_part_then_sits_in_one_last_command():
     parts = [Path(f".carry/part{k:02d}") for k in (1, 2, 3)]
     commands = gpu_sitting.session_commands(parts)
-    assert [c for c, _ in commands] == [".carry/part01", ".carry/part02", ".carry/part03", "", "", ""]
-    assert commands[2][1] == "python3 tools/gpu_sitting.py stage .carry/part03"
-    assert commands[3][1].startswith('python3 tools/gpu_sitting.py check --out "$OUT"')  # each its own 10-minute command
-    assert commands[4][1].startswith('python3 tools/gpu_sitting.py speed --out "$OUT"')
-    assert commands[5][1].startswith("python3 tools/gpu_sitting.py run --scale small --budget 540")
+    assert [c for c, _ in commands] == [".carry/part01", ".carry/part02", ".carry/part03"]
+    assert commands[1][1] == "python3 tools/gpu_sitting.py stage .carry/part02"
+    # the last part and the whole GPU work in one command of at most 10 minutes (few calls: each start costs)
+    assert commands[2][1].startswith("python3 tools/gpu_sitting.py stage .carry/part03 && python3 tools/gpu_sitting.py "
+                                     'session --scale small --budget 560 --out "$OUT"')
     assert all(len(cmd) <= 2000 for _, cmd in commands)  # the device tool's limit on a command
+
+
+def _bench_json(path: Path, rows: list[tuple[str, str, str, float]]) -> Path:
+    import json
+
+    training = [{"setting": s, "precision": "fp32", "mode": m, "memory_format": f, "median_s": t} for s, m, f, t in rows]
+    path.write_text(json.dumps({"device_type": "cuda", "training": training}))
+    return path
+
+
+def test_a_session_checks_times_then_sits_in_the_fastest_checked_mode(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(gpu_sitting, "work_folder", lambda command, jobs=1: (ROOT, {}))
+    verdict = {"rc": 0}
+    monkeypatch.setattr(gpu_sitting, "check", lambda out, budget: calls.append(("check", budget)) or verdict["rc"])
+
+    def speed(out, jobs, budget):
+        calls.append(("speed", jobs, budget))
+        _bench_json(out / "bench.json", [("resnet (m=64)", "eager", "contiguous", 0.4),
+                                         ("resnet (m=64)", "fused+captured", "contiguous", 0.02),
+                                         ("dcgan-mnist (m=100)", "captured", "contiguous", 0.01)])
+        return 0
+    monkeypatch.setattr(gpu_sitting, "speed", speed)
+    monkeypatch.setattr(gpu_sitting, "run", lambda scale, budget, grace, jobs, out, part_mb, train_set:
+                        calls.append(("run", scale, budget > 540 and budget <= 560, jobs, list(train_set))) or 0)
+    (tmp_path / "out").mkdir()
+    assert gpu_sitting.session("small", 560, tmp_path / "out", check_s=150, speed_s=180) == 0
+    # the ResNet's fastest mode (most of the study's runs), not the DCGAN's
+    assert calls == [("check", 150), ("speed", "", 180),
+                     ("run", "small", True, 4, ["backend=fused compile=reduce-overhead"])]  # the rest of the budget
+    calls.clear()
+    verdict["rc"] = 1  # the GPU tests failed: the sitting trains eager, and the session says it failed
+    assert gpu_sitting.session("small", 560, tmp_path / "out") == 1
+    assert calls[-1] == ("run", "small", True, 4, [])
+
+
+def test_the_fastest_train_set_is_none_for_eager_or_an_empty_benchmark(tmp_path):
+    assert gpu_sitting.fastest_train_set(tmp_path / "missing.json", ROOT) == []
+    eager = _bench_json(tmp_path / "b.json", [("resnet (m=64)", "eager", "contiguous", 0.4)])
+    assert gpu_sitting.fastest_train_set(eager, ROOT) == []  # the defaults on CUDA
 
 
 def test_pack_in_parts_and_unpack_round_trip(tmp_path):

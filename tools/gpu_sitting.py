@@ -17,18 +17,22 @@ Here (a machine with the internet), once::
     make gpu-prepare        # .whl/ and data/fashion-mnist/, then `gpu_sitting.py prepare`: .carry/partNN/
 
 ``prepare`` packs the payload into ``.carry/part01`` ... ``partNN``, each small enough to travel
-beside the working tree as it is now, and prints the commands of a session.  There, one command
-per part (each carries its part)::
+beside the working tree as it is now, and prints the commands of a session.  A drawn task has 15
+minutes of device time in all (the machine's start, every command, every idle wait), so a
+session is one short command per part but the last, then one command of at most 10 minutes that
+stages the last part and does the GPU work (each carries its part)::
 
-    python3 tools/gpu_sitting.py stage .carry/part01        # ... to .carry/partNN
+    python3 tools/gpu_sitting.py stage .carry/part01        # ... to .carry/part(N-1)
+    python3 tools/gpu_sitting.py stage .carry/partNN && python3 tools/gpu_sitting.py session --scale small --out "$OUT"
+
+``session`` runs `check` (the GPU tests: the fused kernels against the torch path, and every mode
+a sitting may train in, through the training loop and a resume, against eager), `speed`
+(``sinkgan bench``, without the concurrency table) and a sitting (`run`) with the rest of its
+``--budget``, in the fastest float32 mode the benchmark timed for the ResNet if `check` passed,
+else eager.  With more device time the three are commands of their own::
+
     python3 tools/gpu_sitting.py check --out "$OUT"         # the GPU tests (at most 9 minutes)
-    python3 tools/gpu_sitting.py speed --out "$OUT"         # the benchmark (within 9 minutes)
-
-(``check``: the fused kernels against the torch path, and every mode a sitting may train in,
-through the training loop and a resume, against eager; ``speed``: ``sinkgan bench`` and its
-concurrency table, naming the fastest mode of each network), then sittings while device time
-lasts, in that mode once ``check`` has passed::
-
+    python3 tools/gpu_sitting.py speed --out "$OUT"         # the benchmark and concurrency table (within 9 minutes)
     python3 tools/gpu_sitting.py run --scale small --out "$OUT" --set 'backend=fused compile=reduce-overhead'
 
 (``--set``: ``snakemake --config train_set=...``, the switches of how a run computes, not what:
@@ -139,14 +143,15 @@ def prepare(root: Path = ROOT, part_bytes: int | None = None, margin: int = 6 * 
     return parts
 
 
-def session_commands(parts: list[Path], scale: str = "small", budget: int = 540) -> list[tuple[str, str]]:
-    """``(carry, command)`` of the device commands of one session: one per part, the GPU tests
-    (`check`), the benchmark (`speed`), then sittings."""
-    out = [(f"{CARRY}/{part.name}", f"python3 tools/gpu_sitting.py stage {CARRY}/{part.name}") for part in parts]
-    out.append(("", 'python3 tools/gpu_sitting.py check --out "$OUT"   (the GPU tests, at most 9 minutes)'))
-    out.append(("", 'python3 tools/gpu_sitting.py speed --out "$OUT"   (benchmark and concurrency, about 9 minutes)'))
-    out.append(("", f'python3 tools/gpu_sitting.py run --scale {scale} --budget {budget} --out "$OUT"   (repeat while '
-                    f'device time lasts; once check passed, add --set \'<the train_set the benchmark named>\')'))
+def session_commands(parts: list[Path], scale: str = "small", budget: int = 560) -> list[tuple[str, str]]:
+    """``(carry, command)`` of the device commands of one drawn task (15 minutes of device time: a
+    start, one short command per part but the last, then one command of at most 10 minutes that
+    stages the last part and runs `session`: the GPU tests, the benchmark, a sitting)."""
+    *first, last = parts
+    out = [(f"{CARRY}/{part.name}", f"python3 tools/gpu_sitting.py stage {CARRY}/{part.name}") for part in first]
+    out.append((f"{CARRY}/{last.name}", f"python3 tools/gpu_sitting.py stage {CARRY}/{last.name} && python3 "
+                f'tools/gpu_sitting.py session --scale {scale} --budget {budget} --out "$OUT"   (timeout_s 600; a '
+                f"budget that ends inside the task's device time left)"))
     return out
 
 
@@ -361,6 +366,47 @@ def speed(out: Path, jobs: str = "1,4", budget: float = 540) -> int:
     return rc
 
 
+#: `session`'s default split of one device command (seconds): the GPU tests, then the benchmark
+#: (no concurrency table), then a sitting with what is left
+SESSION_CHECK_S, SESSION_SPEED_S = 180, 240
+
+
+def fastest_train_set(bench_json: Path, work: Path) -> list[str]:
+    """The ``train_set`` of the fastest float32 mode in ``bench_json`` for the ResNet (the network of
+    most of the study's runs; the DCGAN's where no ResNet row was timed); none where no row was."""
+    sys.path.insert(0, str(work / "code"))
+    from sinkgan.bench import bench_device_type, fastest, switches_of, train_set
+
+    result = json.loads(bench_json.read_text()) if bench_json.is_file() else {}
+    best = fastest(result)
+    row = best.get("resnet (m=64)") or best.get("dcgan-mnist (m=100)")
+    if row is None:
+        return []
+    switches = switches_of(row["mode"], row.get("memory_format", "contiguous"), bench_device_type(result))
+    return [train_set(switches)] if switches else []
+
+
+def session(scale: str, budget: float, out: Path, jobs: int = 4, grace: float = 60, part_mb: float = 15.0,
+            check_s: float = SESSION_CHECK_S, speed_s: float = SESSION_SPEED_S) -> int:
+    """A drawn task's GPU work in one device command (its 15 minutes of device time hold a start,
+    the staging commands and one command of at most 10 minutes): `check` for ``check_s`` seconds,
+    `speed` (the benchmark, no concurrency table) for ``speed_s``, then a sitting (`run`) with what
+    is left of ``budget``, in the fastest mode of the benchmark if `check` passed, else eager."""
+    start = time.monotonic()
+    passed = check(out, check_s) == 0
+    speed(out, jobs="", budget=speed_s)
+    work, _ = work_folder("session")
+    chosen = fastest_train_set(out / "bench.json", work) if passed else []
+    print(f"[gpu_sitting] session: the sitting trains {'with train_set=' + chosen[0] if chosen else 'eager'} "
+          f"({'check passed' if passed else 'check failed: eager'})", flush=True)
+    left = budget - (time.monotonic() - start)
+    if left <= grace + 30:
+        print(f"[gpu_sitting] session: {left:.0f} s left, too little for a sitting", flush=True)
+        return 0 if passed else 1
+    rc = run(scale, left, grace, jobs, out, part_mb, chosen)
+    return rc if passed else (rc or 1)
+
+
 def run(scale: str, budget: float, grace: float, jobs: int, out: Path, part_mb: float, train_set: list[str] = ()) -> int:
     start = time.monotonic()
     work, env = work_folder("run", jobs)
@@ -394,6 +440,13 @@ def main(argv: list[str] | None = None) -> int:
     v.add_argument("--out", type=Path, required=True, help="folder for the logs and JSON (the device's $OUT)")
     v.add_argument("--concurrency", default="1,4", help="training jobs at once to time (default 1,4; about a minute each)")
     v.add_argument("--budget", type=float, default=540, help="seconds the whole command may take (default 540)")
+    n = sub.add_parser("session", help="there: check, speed, then a sitting in the fastest checked mode, in one command")
+    n.add_argument("--scale", default="small", help="the scale to train (default small)")
+    n.add_argument("--budget", type=float, default=560, help="seconds the whole command may take (default 560)")
+    n.add_argument("--check-s", type=float, default=SESSION_CHECK_S, help=f"seconds for the GPU tests (default {SESSION_CHECK_S})")
+    n.add_argument("--speed-s", type=float, default=SESSION_SPEED_S, help=f"seconds for the benchmark (default {SESSION_SPEED_S})")
+    n.add_argument("--jobs", type=int, default=4, help="training jobs sharing the GPU at once (default 4)")
+    n.add_argument("--out", type=Path, required=True, help="folder for logs, the benchmark and the packed parts ($OUT)")
     s = sub.add_parser("stage", help="there: add one carried part; the last one unpacks the payload and installs it")
     s.add_argument("part", type=Path, help="a folder .carry/partNN (carried by this command)")
     r = sub.add_parser("run", help="there: one sitting: the DAG for --budget seconds, then pack what finished")
@@ -432,6 +485,10 @@ def main(argv: list[str] | None = None) -> int:
         return check(a.out, a.budget)
     if a.cmd == "speed":
         return speed(a.out, a.concurrency, a.budget)
+    if a.cmd == "session":
+        if a.jobs < 1 or not a.budget > a.check_s + a.speed_s or min(a.check_s, a.speed_s) <= 0:
+            ap.error("--jobs must be >= 1, --check-s and --speed-s > 0 and --budget > --check-s + --speed-s")
+        return session(a.scale, a.budget, a.out, a.jobs, check_s=a.check_s, speed_s=a.speed_s)
     if a.cmd == "run":
         if a.jobs < 1 or not a.budget > a.grace >= 0:
             ap.error("--jobs must be >= 1 and --budget > --grace >= 0")
