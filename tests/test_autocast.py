@@ -24,9 +24,12 @@ TINY = dict(dataset="digits", ngf=8, ndf=8, critic_dim=8, z_dim=8, batch_size=8,
             device="cpu", n_grid=4)
 
 
-def losses(arch: str, dataset: str, autocast: str, variant: str = "seqsgda") -> torch.Tensor:
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (a GPU session's `gpu_sitting.py check` runs it)")
+
+
+def losses(arch: str, dataset: str, autocast: str, variant: str = "seqsgda", **over) -> torch.Tensor:
     tr = Trainer(validate(TrainConfig, {**TINY, "arch": arch, "dataset": dataset, "autocast": autocast,
-                                        "variant": variant, "n_critic": 1 if variant == "simsgda" else 2}))
+                                        "variant": variant, "n_critic": 1 if variant == "simsgda" else 2, **over}))
     return torch.stack([torch.stack(tr.step()) for _ in range(3)])
 
 
@@ -74,6 +77,16 @@ def test_compiled_bf16_steps_follow_eager_float32_as_eager_bf16_does():
     compiled = torch.stack([torch.stack(tr.step()) for _ in range(3)])
     assert torch.isfinite(compiled).all() and not torch.equal(compiled, ref)
     assert torch.allclose(compiled, ref, rtol=0.1, atol=0), (ref, compiled)
+
+
+@CUDA
+@pytest.mark.parametrize("backend", ["torch", "fused"])
+def test_bf16_on_cuda_follows_float32_with_either_sinkhorn(backend):
+    """On a GPU autocast is torch.autocast("cuda"); the fused (Triton) Sinkhorn gets float32 features too."""
+    ref = losses("dcgan", "digits", "none", device="cuda", backend=backend)
+    bf16 = losses("dcgan", "digits", "bf16", device="cuda", backend=backend)
+    assert torch.isfinite(bf16).all() and not torch.equal(ref, bf16)
+    assert torch.allclose(bf16.cpu(), ref.cpu(), rtol=0.1, atol=0), (ref, bf16)
 
 
 def test_autocast_names_its_choices():

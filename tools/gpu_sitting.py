@@ -312,9 +312,11 @@ def work_folder(command: str, jobs: int = 1) -> tuple[Path, dict]:
 
 #: seconds one concurrency row of the benchmark takes on a GPU (30 s start-up, a 20 s window, exit)
 CONCURRENCY_ROW_S = 60
-#: what `check` runs on the GPU: the fused kernels against the torch path, and every mode a sitting
-#: may train in (captured, fused, both) through the training loop and a resume, against eager
-GPU_TESTS = ("tests/test_sinkhorn_fused.py", "tests/test_compile.py")
+#: what `check` runs on the GPU: the fused kernels against the torch path, every mode a sitting
+#: may train in (captured, fused, both) through the training loop and a resume, against eager, and
+#: bf16 autocast on CUDA against float32
+GPU_TESTS = ("tests/test_sinkhorn_fused.py", "tests/test_compile.py",
+             "tests/test_autocast.py::test_bf16_on_cuda_follows_float32_with_either_sinkhorn")
 #: where `check` leaves its verdict on the GPU machine, for `speed` to read
 CHECKED = "gpu-tests.json"
 
