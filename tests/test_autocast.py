@@ -27,10 +27,15 @@ TINY = dict(dataset="digits", ngf=8, ndf=8, critic_dim=8, z_dim=8, batch_size=8,
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (a GPU session's `gpu_sitting.py check` runs it)")
 
 
-def losses(arch: str, dataset: str, autocast: str, variant: str = "seqsgda", **over) -> torch.Tensor:
-    tr = Trainer(validate(TrainConfig, {**TINY, "arch": arch, "dataset": dataset, "autocast": autocast,
-                                        "variant": variant, "n_critic": 1 if variant == "simsgda" else 2, **over}))
+def three_iterations(tr: Trainer) -> torch.Tensor:
+    """The (G, D) losses of three outer iterations, one row each."""
     return torch.stack([torch.stack(tr.step()) for _ in range(3)])
+
+
+def losses(arch: str, dataset: str, autocast: str, variant: str = "seqsgda", **over) -> torch.Tensor:
+    return three_iterations(Trainer(validate(TrainConfig, {**TINY, "arch": arch, "dataset": dataset, "autocast": autocast,
+                                                           "variant": variant, "n_critic": 1 if variant == "simsgda" else 2,
+                                                           **over})))
 
 
 @pytest.mark.parametrize("arch,dataset", [("dcgan", "digits"), ("resnet", "photos-standin")])
@@ -73,8 +78,7 @@ def test_compiled_bf16_steps_follow_eager_float32_as_eager_bf16_does():
     within bfloat16's distance of float32 (inductor fuses differently, so they are not equal to
     eager bf16: 3 % apart, measured)."""
     ref = losses("dcgan", "digits", "none")
-    tr = Trainer(validate(TrainConfig, {**TINY, "autocast": "bf16", "compile": "default"}))
-    compiled = torch.stack([torch.stack(tr.step()) for _ in range(3)])
+    compiled = losses("dcgan", "digits", "bf16", compile="default")
     assert torch.isfinite(compiled).all() and not torch.equal(compiled, ref)
     assert torch.allclose(compiled, ref, rtol=0.1, atol=0), (ref, compiled)
 
@@ -102,8 +106,7 @@ def test_bf16_is_refused_for_the_weight_clipped_critic():
     ref = losses("resnet", "photos-standin", "none", "sgd-autodiff")
     cfg = validate(TrainConfig, {**TINY, "arch": "resnet", "dataset": "photos-standin", "variant": "sgd-autodiff"})
     cfg.autocast = "bf16"
-    tr = Trainer(cfg)
-    forced = torch.stack([torch.stack(tr.step()) for _ in range(3)])
+    forced = three_iterations(Trainer(cfg))
     assert ((forced - ref).abs() / ref.abs()).max() > 0.5
 
 

@@ -136,7 +136,6 @@ def _bench_json(path: Path, rows: list[tuple[str, str, str, float]]) -> Path:
 
 def test_a_session_checks_times_then_sits_in_the_fastest_checked_mode(tmp_path, monkeypatch):
     calls = []
-    monkeypatch.setattr(gpu_sitting, "work_folder", lambda command, jobs=1: (ROOT, {}))
     verdict = {"rc": 0}
     monkeypatch.setattr(gpu_sitting, "check", lambda out, budget: calls.append(("check", budget)) or verdict["rc"])
 
@@ -161,9 +160,9 @@ def test_a_session_checks_times_then_sits_in_the_fastest_checked_mode(tmp_path, 
 
 
 def test_the_fastest_train_set_is_none_for_eager_or_an_empty_benchmark(tmp_path):
-    assert gpu_sitting.fastest_train_set(tmp_path / "missing.json", ROOT) == []
+    assert gpu_sitting.fastest_train_set(tmp_path / "missing.json") == []
     eager = _bench_json(tmp_path / "b.json", [("resnet (m=64)", "eager", "contiguous", 0.4)])
-    assert gpu_sitting.fastest_train_set(eager, ROOT) == []  # the defaults on CUDA
+    assert gpu_sitting.fastest_train_set(eager) == []  # the defaults on CUDA
 
 
 def test_pack_in_parts_and_unpack_round_trip(tmp_path):

@@ -373,19 +373,19 @@ def speed(out: Path, jobs: str = "1,4", budget: float = 540) -> int:
 SESSION_CHECK_S, SESSION_SPEED_S = 180, 240
 
 
-def fastest_train_set(bench_json: Path, work: Path) -> list[str]:
+def fastest_train_set(bench_json: Path) -> list[str]:
     """The ``train_set`` of the fastest float32 mode in ``bench_json`` for the ResNet (the network of
-    most of the study's runs; the DCGAN's where no ResNet row was timed); none where no row was."""
-    sys.path.insert(0, str(work / "code"))
-    from sinkgan.bench import bench_device_type, fastest, switches_of, train_set
+    most of the study's runs; the DCGAN's where no ResNet row was timed); none where no row was or
+    the defaults are fastest."""
+    if str(ROOT / "code") not in sys.path:
+        sys.path.insert(0, str(ROOT / "code"))  # the package of this tree (the work folder holds a copy of it)
+    from sinkgan.bench import fastest, train_set_of
 
     result = json.loads(bench_json.read_text()) if bench_json.is_file() else {}
     best = fastest(result)
     row = best.get("resnet (m=64)") or best.get("dcgan-mnist (m=100)")
-    if row is None:
-        return []
-    switches = switches_of(row["mode"], row.get("memory_format", "contiguous"), bench_device_type(result))
-    return [train_set(switches)] if switches else []
+    chosen = train_set_of(result, row) if row else ""
+    return [chosen] if chosen else []
 
 
 def session(scale: str, budget: float, out: Path, jobs: int = 4, grace: float = 60, part_mb: float = 15.0,
@@ -397,8 +397,7 @@ def session(scale: str, budget: float, out: Path, jobs: int = 4, grace: float = 
     start = time.monotonic()
     passed = check(out, check_s) == 0
     speed(out, jobs="", budget=speed_s)
-    work, _ = work_folder("session")
-    chosen = fastest_train_set(out / "bench.json", work) if passed else []
+    chosen = fastest_train_set(out / "bench.json") if passed else []
     print(f"[gpu_sitting] session: the sitting trains {'with train_set=' + chosen[0] if chosen else 'eager'} "
           f"({'check passed' if passed else 'check failed: eager'})", flush=True)
     left = budget - (time.monotonic() - start)

@@ -41,7 +41,7 @@ from pathlib import Path
 import torch
 
 from .atomic import atomic_write_text
-from .config import CUDA_ONLY, MODES, TrainConfig, resolve_memory_format, validate
+from .config import CUDA_ONLY, MODES, PRECISIONS, TrainConfig, resolve_memory_format, validate
 from .cost import bench_device_type
 from .provenance import device_name, provenance, repo_root
 
@@ -57,8 +57,6 @@ FLOP_COUNT = ("torch.utils.flop_counter over one iteration: convolutions and mat
               "fraction_of_matmul_rate = at_matmul_rate_s / "
               "median_s, the iteration's FLOP/s over the matmul's")
 D, EPS, L = 64, 0.1, 10
-#: the precisions of the training rows: float32; TF32 matmuls (CUDA); the networks under bfloat16 autocast
-PRECISIONS = ("fp32", "tf32", "bf16")
 
 
 def timed(fn, device: torch.device, repeats: int, warmup: int) -> dict:
@@ -133,7 +131,7 @@ def matmul_rate(device: torch.device, precision: str, repeats: int, warmup: int)
 def default_precisions(device: torch.device) -> tuple[str, ...]:
     """The precisions timed by default: float32, TF32 on CUDA, and bfloat16 autocast of the networks
     (``TrainConfig.autocast``)."""
-    return PRECISIONS if device.type == "cuda" else ("fp32", "bf16")
+    return tuple(PRECISIONS) if device.type == "cuda" else ("fp32", "bf16")
 
 
 class Budget:
@@ -175,8 +173,7 @@ def training_rows(device: torch.device, repeats: int, warmup: int, rates: dict |
                 elif budget.spent():
                     row["skipped"] = budget.skipped()
                 else:
-                    cfg = validate(TrainConfig, {"dataset": BENCH_DATASET, "device": device.type, "tf32": precision == "tf32",
-                                                 "autocast": "bf16" if precision == "bf16" else "none",
+                    cfg = validate(TrainConfig, {"dataset": BENCH_DATASET, "device": device.type, **PRECISIONS[precision],
                                                  "memory_format": layout, **shape, **over})
                     try:
                         trainer = Trainer(cfg, device)
@@ -362,6 +359,12 @@ def train_set(switches: dict) -> str:
     return " ".join(f"{k}={v}" for k, v in switches.items())
 
 
+def train_set_of(result: dict, row: dict) -> str:
+    """The ``--config train_set=...`` value that trains in a timed ``row``'s mode and layout on the
+    benchmarked device ('' for the defaults)."""
+    return train_set(switches_of(row["mode"], row.get("memory_format", "contiguous"), bench_device_type(result)))
+
+
 def print_table(result: dict) -> None:
     print(f"\n{result['device']}  (median of repeats; ms)")
     for precision, rate in result.get("matmul_flop_per_s", {}).items():
@@ -377,8 +380,8 @@ def print_table(result: dict) -> None:
         print(f"{r['setting']:<22}{r['precision']:<6}{r['mode']:<16}{r.get('memory_format', 'contiguous'):<15}{t}"
               f"{flop}{at_rate or ' ' * 19}{x_fp32}")
     for setting, r in fastest(result).items():
-        switches = switches_of(r["mode"], r.get("memory_format", "contiguous"), bench_device_type(result))
-        how = f"--config train_set='{train_set(switches)}'" if switches else "the defaults"
+        chosen = train_set_of(result, r)
+        how = f"--config train_set='{chosen}'" if chosen else "the defaults"
         print(f"fastest {setting}, fp32: {r['mode']} ({r['memory_format']}), {r['median_s'] * 1e3:.1f} ms: train with {how}")
     print(f"\n{'S_eps fwd+bwd':<22}{'impl':<10}{'ms':>10}")
     for r in result["divergence"]:

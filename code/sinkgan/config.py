@@ -304,6 +304,14 @@ MODES = {"eager": {}, "compiled": {"compile": "default"}, "captured": {"compile"
          "fused": {"backend": "fused"}, "fused+captured": {"backend": "fused", "compile": "reduce-overhead"}}
 #: modes timed on CUDA only (the fused kernels run in Triton; CUDA graphs need a GPU)
 CUDA_ONLY = ("captured", "fused", "fused+captured")
+#: precisions of the benchmark's training rows: name -> the TrainConfig settings that train in it
+#: (float32; TF32 matmuls, CUDA; the networks under bfloat16 autocast); :func:`precision_of` inverts it
+PRECISIONS = {"fp32": {}, "tf32": {"tf32": True}, "bf16": {"autocast": "bf16"}}
+
+
+def precision_of(cfg) -> str:
+    """The :data:`PRECISIONS` entry a run's config trains in: ``bf16`` (``autocast="bf16"``), ``tf32`` or ``fp32``."""
+    return "bf16" if cfg.autocast == "bf16" else "tf32" if cfg.tf32 else "fp32"
 
 
 def mode_of(cfg, device_type: str) -> str:

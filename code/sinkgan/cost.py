@@ -2,7 +2,7 @@ r"""What training a scale's study costs on a device, from that device's benchmar
 
 Each training run of the scale costs its iterations times the benchmark's time of one paper-size
 iteration of its network (``results/bench/<device>.json``: the row of the mode and precision the
-run trains in, :func:`sinkgan.config.mode_of` and :func:`precision_of`), scaled to the run's
+run trains in, :func:`sinkgan.config.mode_of` and :func:`~sinkgan.config.precision_of`), scaled to the run's
 mini-batch and number of network passes:
 
 .. math::
@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .config import mode_of, resolve_memory_format
+from .config import mode_of, precision_of, resolve_memory_format
 
 #: the benchmark setting that times each architecture, and its mini-batch
 BENCH_SETTINGS = {"dcgan": ("dcgan-mnist (m=100)", 100), "resnet": ("resnet (m=64)", 64)}
@@ -46,11 +46,6 @@ def iteration_seconds(bench: dict, arch: str, mode: str, precision: str = "fp32"
     and the layout ``memory_format`` resolves to on the benchmarked device (rows of benchmarks
     older than the switch were timed contiguous)."""
     return iteration_row(bench, arch, mode, precision, memory_format)["median_s"]
-
-
-def precision_of(cfg) -> str:
-    """The benchmark precision a run trains in: ``bf16`` (``autocast="bf16"``), ``tf32`` or ``fp32``."""
-    return "bf16" if cfg.autocast == "bf16" else "tf32" if cfg.tf32 else "fp32"
 
 
 def startup_seconds(row: dict) -> float:
@@ -89,7 +84,7 @@ def scale_cost(study, bench: dict, precision: str | None = None, mode: str | Non
     """Per architecture and mode (and precision, where not fp32): runs, generator iterations,
     estimated hours; and the total.  ``mode``, ``precision``: time every run in this benchmark mode
     or precision (default: the ones each run's config trains in on the benchmarked device,
-    :func:`sinkgan.config.mode_of`, :func:`precision_of`)."""
+    :func:`sinkgan.config.mode_of`, :func:`sinkgan.config.precision_of`)."""
     narrowed = sorted({s.run_id for s in study.runs().values()
                        if any(getattr(s.config, k) != v for k, v in PAPER_WIDTHS.items())})
     if narrowed:
