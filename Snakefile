@@ -34,12 +34,14 @@ rule all:
         drawable_targets() if ONLY_DRAWABLE else [*ALL_FIGURES, *ALL_TABLES, MANIFEST],
 
 
-# Light rules run on the submitting host under a cluster executor (--profile slurm):
-# data downloads, drawing, tables, the scorecard and the paper.  Training, the quality metrics,
-# tracking and the SiNG experiments are submitted as GPU jobs.
+# Light rules run on the submitting host under a cluster executor (--profile slurm): data
+# downloads, twins' measurements (copies), drawing, tables, the scorecard and the paper.
+# Training (a twin's copy included), the quality metrics, tracking and the SiNG experiments are
+# submitted as GPU jobs.
 localrules:
     all,
     download_data,
+    copy_twin_quality,
     plot,
     table,
     scorecard,

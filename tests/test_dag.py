@@ -11,6 +11,7 @@ untracked-not-ignored files, with the committed results/smoke removed so that ev
 really trained) and prints how long it took.
 """
 import filecmp
+import json
 import os
 import re
 import shutil
@@ -48,7 +49,7 @@ def all_targets(scale):
 
 
 def trained_runs(proc) -> set[str]:
-    """Run ids of the `train` jobs a (dry) run scheduled."""
+    """Run ids of the `train` jobs a (dry) run scheduled (a twin's job copies its original, sinkgan.twins)."""
     return set(re.findall(r"rule train:.*?wildcards: run_id=(\S+)", proc.stdout, re.S))
 
 
@@ -75,7 +76,10 @@ def runs_to_train(study, target: str, tree: Path) -> set[str]:
     kind = study.spec["figures"][fig]["kind"] if fig in study.spec["figures"] else None
     files = ("summary.json", *KIND_FILES.get(kind, ()))
     results = tree / "results" / study.scale_name
-    return {r for r in runs_needed(study, target) if not all((results / r / f).exists() for f in files)}
+    missing = {r for r in runs_needed(study, target) if not all((results / r / f).exists() for f in files)}
+    # a twin (sinkgan.twins) is copied from its original, which is trained first where it is missing
+    twins = study.twins()
+    return missing | {twins[r] for r in missing if r in twins and not (results / twins[r] / "summary.json").exists()}
 
 
 @pytest.fixture(scope="module")
@@ -97,6 +101,22 @@ def test_fresh_clone_small_scale_schedules_the_figures_runs(fresh_clone, target)
     proc = _snakemake([target, "-n", "--cores", "2", "--config", "scale=small"], cwd=fresh_clone)
     assert trained_runs(proc) == runs_to_train(study, target, fresh_clone), proc.stdout[-3000:]
     assert f"figures/small/{Path(target).name}" in proc.stdout  # drawn at this scale, then copied
+
+
+def test_a_twins_measurement_is_copied_after_its_original_is_trained_and_measured(fresh_clone):
+    """A twin (sinkgan.twins) asked for on a fresh clone: its original is trained and measured, the
+    twin's train job reads the original's results (it copies them) and its quality is copy_twin_quality's."""
+    study = Study.load("small", root=fresh_clone)
+    twin, original = next((t, o) for t, o in study.twins().items()
+                          if not (fresh_clone / "results" / "small" / o / "summary.json").exists())
+    proc = _snakemake([f"results/small/{twin}/quality.json", "-n", "--cores", "2", "--config", "scale=small"], cwd=fresh_clone)
+    assert trained_runs(proc) == {twin, original}, proc.stdout[-3000:]
+    (twin_job,) = [job for job in proc.stdout.split("\n\n") if "rule train:" in job and f"run_id={twin}\n" in job]
+    inputs = re.search(r"input: (.*)", twin_job).group(1).split(", ")
+    assert f"results/small/{original}/summary.json" in inputs, twin_job
+    measured = set(re.findall(r"rule quality:.*?wildcards: run_id=(\S+)", proc.stdout, re.S))
+    copied = set(re.findall(r"rule copy_twin_quality:.*?wildcards: run_id=(\S+)", proc.stdout, re.S))
+    assert measured == {original} and copied == {twin}
 
 
 def test_fresh_clone_paper_scale_schedules_every_run(fresh_clone):
@@ -246,6 +266,12 @@ def test_smoke_dag_builds_every_figure_and_table(smoke_tree):
         summary = yaml.safe_load((spec.run_dir / "summary.json").read_text())
         assert summary["scale"] == "smoke" and summary["dataset_is_standin"], run_id
         assert summary["iterations"] == spec.config.iterations
+    # a twin (sinkgan.twins: the Cats and CelebA runs on one stand-in) is its original's copy
+    assert study.twins()
+    for twin, original in study.twins().items():
+        summary = json.loads((study.runs()[twin].run_dir / "summary.json").read_text())
+        assert summary["copied_from"] == original and summary["name"] == twin, twin
+        assert (study.runs()[twin].run_dir / "log.csv").read_bytes() == (study.runs()[original].run_dir / "log.csv").read_bytes()
     manifest = [line.split("\t") for line in (smoke_tree / "results" / "smoke" / "MANIFEST").read_text().splitlines()]
     assert manifest[0][:3] == ["run_id", "finished", "iterations"]
     assert [row[0] for row in manifest[1:]] == [*study.runs(), "sing/l2", "sing/encoder", "sing/gan"]
@@ -275,8 +301,10 @@ def test_rebuild_from_cached_results_trains_nothing(smoke_tree):
 def test_changing_one_hyperparameter_reruns_only_its_run(smoke_tree):
     study_file = smoke_tree / "config" / "study.yaml"
     original = study_file.read_text()
-    changed = original.replace('{label: "Cats, eps = 0.01", dataset: cats, p: 2.0, eps: 0.01,',
-                               '{label: "Cats, eps = 0.01", dataset: cats, p: 2.0, eps: 0.02,')
+    # the CelebA run: at the smoke scale it is the Cats run's twin on the same stand-in (sinkgan.twins),
+    # so changing it makes a run of its own and leaves the Cats run (Figs. 13 and 14) alone
+    changed = original.replace('{label: "CelebA, eps = 0.01", dataset: celeba, p: 2.0, eps: 0.01,',
+                               '{label: "CelebA, eps = 0.01", dataset: celeba, p: 2.0, eps: 0.02,')
     assert changed != original
     try:
         study_file.write_text(changed)
@@ -284,7 +312,7 @@ def test_changing_one_hyperparameter_reruns_only_its_run(smoke_tree):
     finally:
         study_file.write_text(original)
     trained = re.findall(r"rule train:.*?wildcards: run_id=(\S+)", proc.stdout, re.S)
-    assert len(trained) == 1 and "eps0.02" in trained[0], trained
+    assert len(trained) == 1 and trained[0].startswith("celeba.") and "eps0.02" in trained[0], trained
     plotted = set(re.findall(r"wildcards: fig=(fig\d\d)", proc.stdout))
     assert plotted == {"fig13"}, plotted
 

@@ -7,6 +7,7 @@
 import filecmp
 import hashlib
 import os
+import re
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -97,6 +98,36 @@ wildcard_constraints:
     run_id="[^/]+",
 
 
+# Twins (sinkgan.twins): a run that trains exactly what an earlier run of the study trains (on
+# stand-in data, a Cats and a CelebA run with the same settings) is copied from that run, its
+# original (rule train, through `sinkgan train-study`; rule copy_twin_quality), not trained again.
+TWINS = STUDY.twins()  # {twin run id: original}
+
+
+def twin_ids(run_ids):
+    """``run_ids`` as a wildcard constraint (a pattern no run id matches where there are none)."""
+    return "|".join(re.escape(r) for r in run_ids) or "(?!)"
+
+
+def original_of(wildcards):
+    """The folder of the run a twin copies."""
+    return run_dir(TWINS[wildcards.run_id])
+
+
+def twin_original(wildcards):
+    """A twin's original (sinkgan.twins), trained first so that the twin is copied from it: its
+    summary and marker, and its weights where they are here or are about to be (a clone of a scale
+    committed without weights has none: the twin is then trained itself, as any run whose weights
+    are asked for there)."""
+    if wildcards.run_id not in TWINS:
+        return []
+    original = original_of(wildcards)
+    weights = [f"{original}/{name}" for name in ("generator.pt", "discriminator.pt")]
+    if Path(f"{original}/summary.json").exists() and not all(Path(w).exists() for w in weights):
+        weights = []
+    return read_results([f"{original}/summary.json"]) + by_content(weights)
+
+
 def run_dir(run_id):
     return f"{RESULTS}/{run_id}"
 
@@ -109,6 +140,11 @@ def run_files(fig, *names):
 # Runs scored at every kept generator (the quality figure, fig10, draws the curve over training);
 # the others are scored on their final generator alone (sample figures and claims compare those).
 QUALITY_CURVE_RUNS = {s.run_id for fig in STUDY.figures("quality") for s in STUDY.figure_runs(fig)}
+
+
+# Twins whose measurement is their original's: both scored at the same generators (a curve for the
+# quality figure's runs, the final generator for the others).
+TWINS_SCORED_ALIKE = [t for t, o in TWINS.items() if (t in QUALITY_CURVE_RUNS) == (o in QUALITY_CURVE_RUNS)]
 
 
 def quality_points(wildcards):

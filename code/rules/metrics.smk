@@ -41,6 +41,34 @@ rule quality:
         " --n-samples {params.n_samples} --extractor {params.extractor} {params.weights} {params.points} > {log} 2>&1"
 
 
+# A twin's measurement is its original's (sinkgan.twins), copied, where both are scored at the same
+# generators (TWINS_SCORED_ALIKE).
+ruleorder: copy_twin_quality > quality
+
+
+rule copy_twin_quality:
+    """quality.json of a twin: its original's (the same generator on the same images), copied."""
+    input:
+        original=lambda w: read_results([f"{original_of(w)}/quality.json"]),
+        made=made(f"{RESULTS}/{{run_id}}"),
+    output:
+        quality=f"{RESULTS}/{{run_id}}/quality.json",
+        made=touch(f"{RESULTS}/{{run_id}}/.made-quality"),
+    wildcard_constraints:
+        run_id=twin_ids(TWINS_SCORED_ALIKE),
+    params:
+        original=lambda w: TWINS[w.run_id],
+        scale=SCALE,
+        study=STUDY_FILE,
+    log:
+        f"{RESULTS}/logs/copy_twin/{{run_id}}.quality.log",
+    conda:
+        ENV
+    shell:
+        "python -m sinkgan study copy-twin {wildcards.run_id} --scale {params.scale} --study {params.study}"
+        " --quality {output.quality} > {log} 2>&1"
+
+
 rule track:
     """Back-and-forward tracks from the run's stationary point (checkpoints/last.pt), SSIM, kappa fit."""
     input:

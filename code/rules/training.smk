@@ -20,7 +20,8 @@ rule download_data:
 
 
 rule train:
-    """Train one run of the study into results/<scale>/<run_id>/ (resumes from its checkpoint).
+    """Train one run of the study into results/<scale>/<run_id>/ (resumes from its checkpoint), or
+    copy a twin's original into it (sinkgan.twins: the same training, done once).
 
     log.csv and checkpoints/ are deliberately not declared outputs: Snakemake deletes the
     outputs of a failed attempt (a SIGTERM at a time limit, a preemption), and the retry must
@@ -28,6 +29,7 @@ rule train:
     """
     input:
         real_data_ready,
+        twin_original,
     output:
         summary=f"{RESULTS}/{{run_id}}/summary.json",
         generator=f"{RESULTS}/{{run_id}}/generator.pt",

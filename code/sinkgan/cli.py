@@ -1,7 +1,7 @@
 """sinkgan: the one command line of the reproduction (``sinkgan COMMAND --help`` for each).
 
   train CONFIG --out DIR     train one run          train-study SCALE RUN_ID   one run of the study
-  study list|show|manifest|cost  the study's runs  validate CONFIG            check a config
+  study list|show|manifest|cost|copy-twin   the study's runs      validate CONFIG   check a config
   metrics quality|track|rate measurements           data list|fetch|prepare    data sets
   table table2|table3        Tables 2 and 3         report scorecard|build     the report
   sing l2|encoder|gan        a SiNG experiment      bench [--quick]            time training and S_eps
@@ -86,6 +86,9 @@ def _train_study(args) -> int:
 
     try:
         spec = _study_run(args)
+        copied = _copy_if_twin(args, spec)
+        if copied is not None:
+            return copied
         # how (not what) it computes: the DAG's train_set (through the environment), then --set
         how = {**how_not_what(os.environ.get(TRAIN_SET_ENV, ""), where=f"{TRAIN_SET_ENV} (snakemake --config train_set)"),
                **how_not_what(args.set, where="--set")}
@@ -95,6 +98,36 @@ def _train_study(args) -> int:
         print(f"sinkgan: invalid config: {err}", file=sys.stderr)
         return 2
     return _run(cfg, spec.run_dir, True, args)
+
+
+def _original(args) -> tuple[str | None, object]:
+    """``(original run id, its folder)`` of the twin ``args.run_id`` (sinkgan.twins), or ``(None, None)``."""
+    study = _study(args)
+    original = study.twins().get(args.run_id)
+    return (original, study.runs()[original].run_dir) if original else (None, None)
+
+
+def _copy_if_twin(args, spec) -> int | None:
+    """A twin whose original has finished here, weights included, is copied from it (sinkgan.twins):
+    the exit status; else ``None`` (train it: the same numbers, computed again)."""
+    from .rundir import DISCRIMINATOR, GENERATOR, SUMMARY
+    from .twins import copy_training
+
+    original, src = _original(args)
+    if original is None:
+        return None
+    missing = [name for name in (SUMMARY, GENERATOR, DISCRIMINATOR) if not (src / name).is_file()]
+    if missing:
+        print(f"sinkgan: {args.run_id} trains what {original} trains, but {src} has no {', '.join(missing)} here: "
+              f"training it", file=sys.stderr)
+        return None
+    try:
+        copy_training(src, spec.run_dir, spec.config, spec.overrides.get("dataset"))
+    except ValueError as err:  # the original trained something else (stale): train this one
+        print(f"sinkgan: {err}; training {args.run_id} instead", file=sys.stderr)
+        return None
+    print(f"sinkgan: {args.run_id}: copied from {original}, which trains the same (sinkgan.twins)", file=sys.stderr)
+    return 0
 
 
 def _validate(args) -> int:
@@ -157,6 +190,29 @@ def _study_manifest(args) -> int:
     print(format_manifest(rows), end="")
     finished = sum(1 for row in rows if row["finished"] == "yes")
     print(f"sinkgan: {finished} of {len(rows)} runs finished; manifest in {path}", file=sys.stderr)
+    return 0
+
+
+def _study_copy_twin(args) -> int:
+    """Copy a twin's original into its folder (sinkgan.twins): its training results (what
+    ``train-study`` does for a twin), or with ``--quality OUT`` its measurement (rule copy_twin_quality)."""
+    from .config import ConfigError
+    from .twins import copy_quality, copy_training
+
+    try:
+        spec = _study_run(args)
+        original, src = _original(args)
+        if original is None:
+            raise ConfigError(f"run {args.run_id!r} is no twin: no earlier run of the {args.scale} study trains what it "
+                              f"trains (train it: `sinkgan train-study {args.scale} {args.run_id}`)")
+        if args.quality:
+            out = copy_quality(src, spec.run_dir, original, args.quality)
+        else:
+            out = copy_training(src, spec.run_dir, spec.config, spec.overrides.get("dataset"))
+    except (ConfigError, FileNotFoundError, ValueError) as err:
+        print(f"sinkgan: {err}", file=sys.stderr)
+        return 2
+    print(f"sinkgan: {args.run_id}: copied from {original} ({out})", file=sys.stderr)
     return 0
 
 
@@ -257,6 +313,11 @@ def build_parser(groups=None) -> argparse.ArgumentParser:
                                               "commit, device and times")
     _add_study_options(q)
     q.set_defaults(func=_study_manifest)
+    q = study_sub.add_parser("copy-twin", help="copy the results of the run a twin trains the same as (sinkgan.twins)")
+    q.add_argument("run_id", help="a twin's run id (a run that trains exactly what an earlier run of the study trains)")
+    _add_study_options(q)
+    q.add_argument("--quality", default=None, metavar="OUT", help="copy the original's quality.json to OUT instead")
+    q.set_defaults(func=_study_copy_twin)
     q = study_sub.add_parser("cost", help="estimated hours to train the scale on a benchmarked device (sinkgan.cost)")
     _add_study_options(q)
     q.add_argument("--bench", required=True, metavar="JSON", help="a benchmark, results/bench/<device>.json")

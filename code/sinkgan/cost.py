@@ -16,7 +16,8 @@ quadratic in m, are a small part at the training sizes.  Each run also pays once
 first benchmarked call took beyond a median one (compilation, CUDA-graph capture): at GPU speeds
 a 2,000-iteration run may train in well under a minute, so this start-up can dominate (an upper
 bound: a compile cache on disk, shared by the runs' processes, can cut it).  It is an estimate of
-training alone, one job at a time: measurements (FID/KID, tracking), the SiNG experiments and the gain of
+training alone, one job at a time; a twin (:mod:`sinkgan.twins`) is copied from the run it trains
+the same as, so it costs nothing and is counted apart (``copied``).  Measurements (FID/KID, tracking), the SiNG experiments and the gain of
 several jobs sharing a device (``sinkgan bench --concurrency``) are not in it.
 """
 from __future__ import annotations
@@ -92,8 +93,11 @@ def scale_cost(study, bench: dict, precision: str | None = None, mode: str | Non
                          f"(ngf = ndf = 64), which the benchmark does not time; allowed: scales of paper-size networks "
                          f"(cpu, small, paper)")
     per_arch: dict[str, dict] = {}
-    for spec in study.runs().values():
+    twins = study.twins()
+    for run_id, spec in study.runs().items():
         cfg = spec.config
+        if run_id in twins:
+            continue
         run_mode_ = mode or mode_of(cfg, bench_device_type(bench))
         run_precision = precision or precision_of(cfg)
         timed = iteration_row(bench, cfg.arch, run_mode_, run_precision, cfg.memory_format)
@@ -105,7 +109,7 @@ def scale_cost(study, bench: dict, precision: str | None = None, mode: str | Non
         row["startup_hours"] += startup_seconds(timed) / 3600
         row["hours"] += (run_seconds(cfg, timed["median_s"]) + startup_seconds(timed)) / 3600
     return {"scale": study.scale_name, "device": bench.get("device"), "precision": precision or "each run's own",
-            "per_arch": per_arch,
+            "per_arch": per_arch, "copied": len(twins),
             "hours": sum(r["hours"] for r in per_arch.values()), "runs": sum(r["runs"] for r in per_arch.values())}
 
 
@@ -121,4 +125,7 @@ def format_cost(cost: dict) -> str:
         lines.append(f"  {arch:<16} {r['runs']:>3} runs  {r['iterations']:>11,} iterations  {r['hours']:>12,.1f} h"
                      f"  ({r['seconds_per_iteration'] * 1e3:.1f} ms a paper-size iteration{startup})")
     lines.append(f"  {'all':<16} {cost['runs']:>3} runs  {'':>22} {cost['hours']:>12,.1f} h")
+    if cost.get("copied"):
+        lines.append(f"  {'copied':<16} {cost['copied']:>3} runs  (twins: the same training as a run above, "
+                     f"copied from it; sinkgan.twins)")
     return "\n".join(lines)

@@ -4,13 +4,15 @@ A scale's study may be trained in several sittings, on several machines (the sma
 borrowed GPU, or the fig04/fig05 pair on a CPU).  The manifest is the table of contents a reader
 checks first: for every training run and SiNG experiment of the scale, whether it has finished,
 how many iterations it ran (of how many planned), the commit and device that made it, its wall
-time and GPU-seconds, and the fingerprint of its training images.  It is rewritten from the
+time and GPU-seconds, and the fingerprint of its training images.  A twin (:mod:`sinkgan.twins`)
+is a copy of the run it trains the same as: its line names that run under ``copied_from`` and
+shows no time of its own (the original's line counts it once).  It is rewritten from the
 runs' own ``summary.json`` files (``sinkgan study manifest --scale S``, and by
 ``tools/gpu_sitting.py`` after every sitting), so it never disagrees with them.
 
 Format: tab-separated, one header line, then the runs in the study's order::
 
-    run_id  finished  iterations  commit  device  wall_seconds  gpu_seconds  data_sha256
+    run_id  finished  iterations  commit  device  wall_seconds  gpu_seconds  data_sha256  copied_from
 """
 from __future__ import annotations
 
@@ -19,7 +21,8 @@ from pathlib import Path
 
 from . import atomic
 
-COLUMNS = ("run_id", "finished", "iterations", "commit", "device", "wall_seconds", "gpu_seconds", "data_sha256")
+COLUMNS = ("run_id", "finished", "iterations", "commit", "device", "wall_seconds", "gpu_seconds", "data_sha256",
+           "copied_from")
 MISSING = "-"
 
 
@@ -38,9 +41,11 @@ def manifest_row(run_id: str, summary_file: Path, planned: int | None) -> dict:
         return {"run_id": run_id, "finished": "no", "iterations": f"{MISSING}/{planned_text}",
                 **{c: MISSING for c in COLUMNS[3:]}}
     s = json.loads(summary_file.read_text())
+    copied = s.get("copied_from")
     return {"run_id": run_id, "finished": "yes", "iterations": f"{s.get('iterations', MISSING)}/{planned_text}",
-            "commit": s.get("commit"), "device": s.get("device"), "wall_seconds": s.get("wall_seconds"),
-            "gpu_seconds": s.get("gpu_seconds"), "data_sha256": s.get("data_sha256")}
+            "commit": s.get("commit"), "device": s.get("device"),
+            "wall_seconds": None if copied else s.get("wall_seconds"), "gpu_seconds": None if copied else s.get("gpu_seconds"),
+            "data_sha256": s.get("data_sha256"), "copied_from": copied}
 
 
 def manifest_rows(study) -> list[dict]:

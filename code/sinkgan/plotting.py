@@ -45,7 +45,6 @@ Determinism: outside a Jupyter kernel the Agg backend; the style file applied by
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import io
 import math
@@ -71,6 +70,7 @@ from . import rundir  # noqa: E402
 from .config import paper_subset  # noqa: E402
 from .atomic import atomic_write_bytes  # noqa: E402
 from .provenance import repo_root  # noqa: E402  (one definition of the root, shared with the study)
+from .twins import training_key  # noqa: E402
 
 __all__ = [
     "DOUBLE",
@@ -591,10 +591,10 @@ def twin_notes(params: NotebookParams, runs: Sequence[tuple[Any, Run]]) -> list[
     the study trains (e.g. Cats and CelebA on the same stand-in images with the same seed):
     ``"Ours (CelebA): the same numbers as the Cats run of fig06, fig08 (same data and seed)"``.
 
-    Decided from the resolved configurations alone (every field but the run's name, the data
-    actually trained on included), never from other runs' files: a figure depends on its own
-    runs only, so it is drawn the same whichever other runs have finished.  Training is
-    deterministic (tests/test_train.py), so the same configuration gives the same numbers.
+    Decided from the resolved configurations alone (:func:`sinkgan.twins.training_key`: every result
+    setting but the run's name, the data actually trained on included), never from other runs'
+    files: a figure depends on its own runs only, so it is drawn the same whichever other runs have
+    finished.  The DAG trains the first of such runs and copies it into the others (:mod:`sinkgan.twins`).
     """
     study = study_of(params)
     here = {spec.run_id for spec, _ in runs}
@@ -609,20 +609,13 @@ def twin_notes(params: NotebookParams, runs: Sequence[tuple[Any, Run]]) -> list[
         mine = spec.overrides.get("dataset")
         for run_id, other in specs.items():
             theirs = other.overrides.get("dataset")
-            if run_id in here or theirs == mine or _training_key(other) != _training_key(spec):
+            if run_id in here or theirs == mine or training_key(other.config) != training_key(spec.config):
                 continue
             label = f"{run_label(spec, run)} ({DATASET_NAMES.get(mine, str(mine))})"
             name, figs = found.setdefault(label, (DATASET_NAMES.get(theirs, str(theirs)), set()))
             figs.update(f for f in where[run_id] if f != params.figure)
     return [f"{label}: the same numbers as the {name} run{' of ' + ', '.join(sorted(figs)) if figs else ''} "
             f"(same data and seed)" for label, (name, figs) in found.items()]
-
-
-def _training_key(spec: Any) -> tuple:
-    """Everything a run trains with: its resolved configuration without its name."""
-    cfg = spec.config
-    values = dataclasses.asdict(cfg) if dataclasses.is_dataclass(cfg) else dict(cfg)
-    return tuple(sorted((k, repr(v)) for k, v in values.items() if k != "name"))
 
 
 # --------------------------------------------------------------------------------------------

@@ -319,13 +319,21 @@ def is_gpu_device(device: str | None) -> bool:
     return any(t in d for t in ("cuda", "gpu", "nvidia", "rocm", "hip", "mps"))
 
 
+def own_seconds(doc: Mapping | None) -> float:
+    """The wall time a result file records for its own making (``wall_seconds``): none for a twin's
+    copy (``copied_from``, sinkgan.twins), whose time its original's file counts."""
+    if not doc or doc.get("copied_from"):
+        return 0.0
+    return float(doc.get("wall_seconds") or 0)
+
+
 def compute_summary(figures: Mapping[str, C.FigureEvidence]) -> dict:
     """Totals over the unique runs: count, GPU-/CPU-hours (sum of ``wall_seconds`` / 3600 by the
     run's ``device``), iteration range, devices, torch versions, commits, data sets."""
     runs = _unique_runs(figures)
     done = [r for r in runs if r.summary]
-    gpu = sum(float(r.summary.get("wall_seconds") or 0) for r in done if is_gpu_device(r.summary.get("device"))) / 3600
-    cpu = sum(float(r.summary.get("wall_seconds") or 0) for r in done if not is_gpu_device(r.summary.get("device"))) / 3600
+    gpu = sum(own_seconds(r.summary) for r in done if is_gpu_device(r.summary.get("device"))) / 3600
+    cpu = sum(own_seconds(r.summary) for r in done if not is_gpu_device(r.summary.get("device"))) / 3600
     iters = [int(r.summary["iterations"]) for r in done if r.summary.get("iterations") is not None]
     data: dict[str, dict] = {}
     for r in done:
@@ -713,7 +721,8 @@ def render_setup(raw: Mapping, scale: str, figures: Mapping[str, C.FigureEvidenc
     dev_rows = []
     by_dev: dict[str, list[float]] = {}
     for r in runs:
-        by_dev.setdefault(str(r.summary.get("device")), []).append(float(r.summary.get("wall_seconds") or 0))
+        if not r.summary.get("copied_from"):  # a twin's copy ran on no device (sinkgan.twins)
+            by_dev.setdefault(str(r.summary.get("device")), []).append(own_seconds(r.summary))
     for dev, secs in sorted(by_dev.items()):
         kind = "GPU" if is_gpu_device(dev) else "CPU"
         dev_rows.append(rf"{latex_escape(dev)} & {kind} & {len(secs)} & {tex_num(sum(secs) / 3600, 3)} \\")
@@ -991,7 +1000,7 @@ def evaluation_seconds(runs: Sequence[C.RunResult]) -> dict[str, float | None]:
     record it (or no run has it)."""
     out: dict[str, float | None] = {}
     for name, attr in (("quality", "quality"), ("tracking", "rate")):
-        docs = [getattr(r, attr) for r in runs if getattr(r, attr)]
+        docs = [d for r in runs if (d := getattr(r, attr)) and not d.get("copied_from")]  # a twin's copy: none
         secs = [d.get("wall_seconds") for d in docs]
         out[name] = float(sum(secs)) if docs and all(v is not None for v in secs) else None
     return out
@@ -1031,7 +1040,7 @@ def compute_estimate(raw: Mapping, scale: str, figures: Mapping[str, C.FigureEvi
 def render_compute(raw: Mapping, scale: str, figures: Mapping[str, C.FigureEvidence]) -> str:
     runs = [r for r in _unique_runs(figures) if r.summary]
     ev = evaluation_seconds(runs)
-    train_h = sum(float(r.summary.get("wall_seconds") or 0) for r in runs) / 3600
+    train_h = sum(own_seconds(r.summary) for r in runs) / 3600
 
     def hours(v):
         return r"\emph{not recorded}" if v is None else tex_num(v / 3600, 3)

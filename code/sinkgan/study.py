@@ -26,6 +26,7 @@ import yaml
 from .atomic import atomic_write_text
 from .config import ConfigError, TrainConfig, validate
 from .provenance import repo_root
+from .twins import originals
 
 SCALES = ("smoke", "cpu", "small", "paper")  # the keys of config/study.yaml's `scales`, in size order
 #: ``snakemake --config`` keys (besides ``scale``) that change how the study resolves.
@@ -207,6 +208,12 @@ class Study:
     def runs(self) -> dict[str, RunSpec]:
         """Every distinct training run of the study at this scale."""
         return dict(self._runs)
+
+    def twins(self) -> dict[str, str]:
+        """``{twin run id: original run id}``: the runs that train exactly what an earlier run of the
+        study trains (on stand-in data, a Cats and a CelebA run with the same settings), copied from
+        it instead of trained (:mod:`sinkgan.twins`)."""
+        return originals({run_id: spec.config for run_id, spec in self._runs.items()})
 
     def runs_of_kind(self, kind: str) -> dict[str, RunSpec]:
         out = {}
