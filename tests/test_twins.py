@@ -197,3 +197,18 @@ def test_train_study_copies_a_twin_whose_original_is_here_and_trains_one_whose_w
     assert cli.main(["train-study", "smoke", twin, "--no-progress"]) == 0
     assert "copied_from" not in json.loads((twin_dir / "summary.json").read_text())
     assert "has no generator.pt here: training it" in capsys.readouterr().err
+
+
+def test_a_verdict_on_copies_says_it_is_its_originals_evidence():
+    from sinkgan import claims as C
+
+    base = {"iterations": 2000, "dataset": "fashion-rgb", "dataset_is_standin": True, "stands_in_for": "celeba"}
+    ours = C.RunResult("Ours", "celeba.a", Path("celeba.a"), summary={**base, "copied_from": "cats.a"})
+    theirs = C.RunResult("SGD", "celeba.b", Path("celeba.b"), summary={**base, "copied_from": "cats.b"})
+    status, evidence, _, qualifier = C.apply_policy(C.Verdict("supported", "g lower", runs=[ours, theirs]), C.Policy(),
+                                                    min_iterations=2000, needs_paper_length=False)
+    assert status == "supported" and "on copies of cats.a, cats.b" in qualifier and "on copies of" in evidence
+    cats = C.RunResult("Ours", "cats.a", Path("cats.a"), summary={**base, "stands_in_for": "cats"})
+    _, _, _, qualifier = C.apply_policy(C.Verdict("supported", "g lower", runs=[cats]), C.Policy(),
+                                        min_iterations=2000, needs_paper_length=False)
+    assert "copies" not in qualifier

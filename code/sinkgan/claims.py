@@ -965,6 +965,17 @@ def subset_note(runs: Sequence[RunResult]) -> str | None:
     return f"on a subset of the paper's data ({'; '.join(subsets)})" if subsets else None
 
 
+def copy_note(runs: Sequence[RunResult]) -> str | None:
+    """``"on copies of cats.x (twins: ...)"`` when any run is a twin's copy (``copied_from``,
+    :mod:`sinkgan.twins`): its evidence is its original's, so this claim and the original's claim
+    decide on one training, not on two."""
+    originals = sorted({str(r.summary["copied_from"]) for r in runs if r.summary and r.summary.get("copied_from")})
+    if not originals:
+        return None
+    return (f"on copies of {', '.join(originals)} (twins: the same training on the same stand-in images, "
+            f"so the same evidence as the claims on those runs)")
+
+
 def _shortest(runs: Sequence[RunResult]) -> int | None:
     iters = [r.iterations for r in runs if r.iterations is not None]
     return min(iters) if iters else None
@@ -1011,7 +1022,7 @@ def apply_policy(verdict: Verdict, policy: Policy, min_iterations: int | None = 
     need = policy.min_iterations if min_iterations is None else min_iterations
     caveats = ([scale_caveat] if scale_caveat else []) + policy_caveats(verdict.runs, policy, need, needs_paper_length)
     notes = [standin_note(verdict.runs) if policy.standin_data == "qualify" else None, subset_note(verdict.runs),
-             length_note(verdict.runs, need)]
+             copy_note(verdict.runs), length_note(verdict.runs, need)]
     qualifier = ", ".join(n for n in notes if n) or None
     evidence = verdict.evidence
     if caveats:
