@@ -356,7 +356,9 @@ def test_a_settings_change_reruns_what_reads_the_rerun_results(smoke_tree):
     plotted = set(re.findall(r"wildcards: fig=(\w+)", proc.stdout))
     assert plotted == {*study.spec["figures"], "sing72"}, plotted  # 7.2's encoder is a retrained run
     measured = set(re.findall(r"rule quality:.*?wildcards: run_id=(\S+)", proc.stdout, re.S))
-    assert measured == {p.parent.name for p in (smoke_tree / "results" / "smoke").glob("*/quality.json")}
+    copied = set(re.findall(r"rule copy_twin_quality:.*?wildcards: run_id=(\S+)", proc.stdout, re.S))
+    scored = {p.parent.name for p in (smoke_tree / "results" / "smoke").glob("*/quality.json")}
+    assert measured | copied == scored and copied == scored & set(study.twins())  # a twin's is its original's
     tracked = set(re.findall(r"rule track:.*?wildcards: run_id=(\S+)", proc.stdout, re.S))
     assert tracked == {p.parent.parent.name for p in (smoke_tree / "results" / "smoke").glob("*/tracking/rate.json")}
     assert "rule scorecard:" in proc.stdout and "rule manifest:" in proc.stdout
