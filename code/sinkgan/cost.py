@@ -17,8 +17,9 @@ first benchmarked call took beyond a median one (compilation, CUDA-graph capture
 a 2,000-iteration run may train in well under a minute, so this start-up can dominate (an upper
 bound: a compile cache on disk, shared by the runs' processes, can cut it).  It is an estimate of
 training alone, one job at a time; a twin (:mod:`sinkgan.twins`) is copied from the run it trains
-the same as, so it costs nothing and is counted apart (``copied``).  Measurements (FID/KID, tracking), the SiNG experiments and the gain of
-several jobs sharing a device (``sinkgan bench --concurrency``) are not in it.
+the same as, so it costs nothing and is counted apart (``copied``).  Measurements (FID/KID,
+tracking), the SiNG experiments and the gain of several jobs sharing a device (``sinkgan bench
+--concurrency``) are not in it.
 """
 from __future__ import annotations
 

@@ -5,7 +5,8 @@ the same images from the same seed (``config/study.yaml``: both stand on ``fashi
 ``small`` scale), so their resolved configurations differ in the run's name alone and training is
 deterministic (``tests/test_train.py``).  Training the second one would spend its GPU time (9 of
 the ``small`` scale's 28 ResNet runs) on numbers already known.  Instead the DAG copies the first
-run's results into the second's folder (rules ``copy_twin``, ``copy_twin_quality``):
+run's results into the second's folder (its ``train`` job, through ``sinkgan train-study``; rule
+``copy_twin_quality``):
 
 * the training outputs (``log.csv``, samples, weights, snapshots, the checkpoints), as they are;
 * ``config.yaml``: the configuration the first run trained with, under the twin's name, and its
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Mapping
 
 from . import atomic
-from .config import atomic_write_yaml
+from .config import atomic_write_yaml, validate
 from .rundir import CHECKPOINT, CONFIG, QUALITY, SUMMARY, read_config, read_json, read_summary
 
 #: Files and folders of a run directory that are copied as they are (everything training writes
@@ -59,7 +60,7 @@ def _copy(src: Path, dst: Path) -> None:
     else:
         dst.unlink(missing_ok=True)
     if src.is_dir():
-        shutil.copytree(src, dst, dirs_exist_ok=True)
+        shutil.copytree(src, dst)
     elif src.is_file():
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(src, dst)
@@ -74,15 +75,14 @@ def copy_training(original_dir: str | Path, twin_dir: str | Path, twin_cfg, stan
     configuration the original trained with is not the twin's but for the name and how it computed
     (a stale run: retrain the original).
     """
-    from .config import validate
-
     original_dir, twin_dir = Path(original_dir), Path(twin_dir)
     summary = read_summary(original_dir)  # FileNotFoundError naming how to train it
     trained = dict(read_config(original_dir) or {})
     provenance = dict(trained.pop("provenance", {}))
     original_id = trained.get("name", original_dir.name)
-    if training_key(validate(type(twin_cfg), trained)) != training_key(twin_cfg):
-        mine, theirs = twin_cfg.result_settings(), validate(type(twin_cfg), trained).result_settings()
+    trained_cfg = validate(type(twin_cfg), trained)
+    if training_key(trained_cfg) != training_key(twin_cfg):
+        mine, theirs = twin_cfg.result_settings(), trained_cfg.result_settings()
         differ = sorted(k for k in mine if k != "name" and mine[k] != theirs.get(k))
         raise ValueError(f"{original_dir / CONFIG} does not train what {twin_cfg.name} trains "
                          f"(fields {', '.join(differ)} differ); retrain {original_id} first")
