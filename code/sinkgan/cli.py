@@ -122,7 +122,7 @@ def _copy_if_twin(args, spec) -> int | None:
               f"training it", file=sys.stderr)
         return None
     try:
-        copy_training(src, spec.run_dir, spec.config, spec.overrides.get("dataset"))
+        copy_training(src, spec.run_dir, spec.config)
     except ValueError as err:  # the original trained something else (stale): train this one
         print(f"sinkgan: {err}; training {args.run_id} instead", file=sys.stderr)
         return None
@@ -208,7 +208,7 @@ def _study_copy_twin(args) -> int:
         if args.quality:
             out = copy_quality(src, spec.run_dir, original, args.quality)
         else:
-            out = copy_training(src, spec.run_dir, spec.config, spec.overrides.get("dataset"))
+            out = copy_training(src, spec.run_dir, spec.config)
     except (ConfigError, FileNotFoundError, ValueError) as err:
         print(f"sinkgan: {err}", file=sys.stderr)
         return 2

@@ -12,7 +12,7 @@ run's results into the second's folder (its ``train`` job, through ``sinkgan tra
 * ``config.yaml``: the configuration the first run trained with, under the twin's name, and its
   ``provenance:`` with ``copied_from: <run id>``;
 * ``summary.json`` (written last, the completion marker): the first run's, with the twin's name and
-  the data set it stands in for, and ``copied_from``;
+  ``copied_from`` (``stands_in_for`` is the stand-in data set's, the same for both);
 * ``quality.json``: the first run's measurement with ``copied_from``.
 
 The first run in the study's order is the one trained (its *original*); every figure that draws a
@@ -66,9 +66,9 @@ def _copy(src: Path, dst: Path) -> None:
         shutil.copy2(src, dst)
 
 
-def copy_training(original_dir: str | Path, twin_dir: str | Path, twin_cfg, stands_in_for: str | None) -> Path:
-    """Copy a finished run's training results into the folder of its twin (``twin_cfg``, which
-    stands in for the paper data set ``stands_in_for``); ``summary.json`` last.  The module docstring
+def copy_training(original_dir: str | Path, twin_dir: str | Path, twin_cfg) -> Path:
+    """Copy a finished run's training results into the folder of its twin (``twin_cfg``);
+    ``summary.json`` last.  The module docstring
     says what is copied and what is rewritten.  Returns the twin's summary path.
 
     Refused (``FileNotFoundError``) while the original has not finished; ``ValueError`` where the
@@ -89,12 +89,9 @@ def copy_training(original_dir: str | Path, twin_dir: str | Path, twin_cfg, stan
     (twin_dir / SUMMARY).unlink(missing_ok=True)  # unfinished until the copy is complete
     for name in TRAINING_OUTPUTS:
         _copy(original_dir / name, twin_dir / name)
-    if "stands_in_for" in provenance:
-        provenance["stands_in_for"] = stands_in_for
     atomic_write_yaml(twin_dir / CONFIG, {**trained, "name": twin_cfg.name,
                                           "provenance": {**provenance, "copied_from": original_id}})
-    atomic.atomic_write_json(twin_dir / SUMMARY, {**summary, "name": twin_cfg.name, "stands_in_for": stands_in_for,
-                                                  "copied_from": original_id})
+    atomic.atomic_write_json(twin_dir / SUMMARY, {**summary, "name": twin_cfg.name, "copied_from": original_id})
     return twin_dir / SUMMARY
 
 
