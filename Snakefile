@@ -35,12 +35,13 @@ rule all:
 
 
 # Light rules run on the submitting host under a cluster executor (--profile slurm): data
-# downloads, twins' measurements (copies), drawing, tables, the scorecard and the paper.
-# Training (a twin's copy included), the quality metrics, tracking and the SiNG experiments are
-# submitted as GPU jobs.
+# downloads, twins' training results and measurements (copies), drawing, tables, the scorecard
+# and the paper.  Training, the quality metrics, tracking and the SiNG experiments are submitted
+# as GPU jobs.
 localrules:
     all,
     download_data,
+    copy_twin,
     copy_twin_quality,
     plot,
     table,

@@ -49,8 +49,13 @@ def all_targets(scale):
 
 
 def trained_runs(proc) -> set[str]:
-    """Run ids of the `train` jobs a (dry) run scheduled (a twin's job copies its original, sinkgan.twins)."""
-    return set(re.findall(r"rule train:.*?wildcards: run_id=(\S+)", proc.stdout, re.S))
+    """Run ids of the `train` jobs a (dry) run scheduled."""
+    return _jobs(proc, "train")
+
+
+def _jobs(proc, rule: str) -> set[str]:
+    """Run ids of the jobs of ``rule`` a (dry) run scheduled."""
+    return set(re.findall(rf"rule {rule}:.*?wildcards: run_id=(\S+)", proc.stdout, re.S))
 
 
 def runs_needed(study, target: str) -> set[str]:
@@ -76,10 +81,25 @@ def runs_to_train(study, target: str, tree: Path) -> set[str]:
     kind = study.spec["figures"][fig]["kind"] if fig in study.spec["figures"] else None
     files = ("summary.json", *KIND_FILES.get(kind, ()))
     results = tree / "results" / study.scale_name
-    missing = {r for r in runs_needed(study, target) if not all((results / r / f).exists() for f in files)}
-    # a twin (sinkgan.twins) is copied from its original, which is trained first where it is missing
+    has_all = lambda run: all((results / run / f).exists() for f in files)  # noqa: E731
     twins = study.twins()
-    return missing | {twins[r] for r in missing if r in twins and not (results / twins[r] / "summary.json").exists()}
+    curve_runs = {s.run_id for fig in study.figures("quality") for s in study.figure_runs(fig)}
+
+    def trains(run):
+        """The runs trained for ``run``'s files: a twin (sinkgan.twins) is copied from its original,
+        which is trained first where it is missing; one whose original is committed (without
+        weights) is trained itself, or, where only its measurement is missing and both are scored
+        at the same generators, has its original's measurement (the original trained to make it)."""
+        original = twins.get(run)
+        if original is None:
+            return {run}
+        if not (results / original / "summary.json").exists():
+            return {original}
+        if not (results / run / "summary.json").exists() or (run in curve_runs) != (original in curve_runs):
+            return {run}
+        return set() if has_all(original) else {original}
+
+    return set().union(*(trains(r) for r in runs_needed(study, target) if not has_all(r)))
 
 
 @pytest.fixture(scope="module")
@@ -103,20 +123,28 @@ def test_fresh_clone_small_scale_schedules_the_figures_runs(fresh_clone, target)
     assert f"figures/small/{Path(target).name}" in proc.stdout  # drawn at this scale, then copied
 
 
-def test_a_twins_measurement_is_copied_after_its_original_is_trained_and_measured(fresh_clone):
-    """A twin (sinkgan.twins) asked for on a fresh clone: its original is trained and measured, the
-    twin's train job reads the original's results (it copies them) and its quality is copy_twin_quality's."""
+def test_a_twin_is_copied_after_its_original_is_trained_and_measured(fresh_clone):
+    """A twin (sinkgan.twins) asked for on a fresh clone: its original is trained and measured; the
+    twin is no train job but copy_twin's, which reads the original's results and weights, and is a
+    localrule (under --profile slurm: no GPU job); its quality is copy_twin_quality's."""
     study = Study.load("small", root=fresh_clone)
     twin, original = next((t, o) for t, o in study.twins().items()
                           if not (fresh_clone / "results" / "small" / o / "summary.json").exists())
-    proc = _snakemake([f"results/small/{twin}/quality.json", "-n", "--cores", "2", "--config", "scale=small"], cwd=fresh_clone)
-    assert trained_runs(proc) == {twin, original}, proc.stdout[-3000:]
-    (twin_job,) = [job for job in proc.stdout.split("\n\n") if "rule train:" in job and f"run_id={twin}\n" in job]
-    inputs = re.search(r"input: (.*)", twin_job).group(1).split(", ")
-    assert f"results/small/{original}/summary.json" in inputs, twin_job
-    measured = set(re.findall(r"rule quality:.*?wildcards: run_id=(\S+)", proc.stdout, re.S))
-    copied = set(re.findall(r"rule copy_twin_quality:.*?wildcards: run_id=(\S+)", proc.stdout, re.S))
-    assert measured == {original} and copied == {twin}
+    proc = _snakemake([f"results/small/{twin}/quality.json", "-n", "--profile", "slurm", "--config", "scale=small"],
+                      cwd=fresh_clone)
+    assert trained_runs(proc) == {original} and _jobs(proc, "copy_twin") == {twin}, proc.stdout[-3000:]
+    (copy_job,) = [job for job in proc.stdout.split("\n\n") if "rule copy_twin:" in job and f"run_id={twin}\n" in job]
+    inputs = re.search(r"input: (.*)", copy_job).group(1).split(", ")
+    assert {f"results/small/{original}/{f}" for f in ("summary.json", "generator.pt")} <= set(inputs), copy_job
+    assert "gpu=" not in re.search(r"resources: (.*)", copy_job).group(1), copy_job
+    assert "copy_twin" in _localrules(fresh_clone)
+    assert _jobs(proc, "quality") == {original} and _jobs(proc, "copy_twin_quality") == {twin}
+
+
+def _localrules(tree: Path) -> set[str]:
+    """The rules the Snakefile runs on the submitting host under a cluster executor."""
+    block = re.search(r"^localrules:\n((?:    \w+,?\n)+)", (tree / "Snakefile").read_text(), re.M)
+    return {name.strip(" ,") for name in block.group(1).splitlines()}
 
 
 def test_fresh_clone_paper_scale_schedules_every_run(fresh_clone):

@@ -100,7 +100,7 @@ wildcard_constraints:
 
 # Twins (sinkgan.twins): a run that trains exactly what an earlier run of the study trains (on
 # stand-in data, a Cats and a CelebA run with the same settings) is copied from that run, its
-# original (rule train, through `sinkgan train-study`; rule copy_twin_quality), not trained again.
+# original (rules copy_twin, copy_twin_quality), not trained again.
 TWINS = STUDY.twins()  # {twin run id: original}
 
 
@@ -114,18 +114,22 @@ def original_of(wildcards):
     return run_dir(TWINS[wildcards.run_id])
 
 
-def twin_original(wildcards):
-    """A twin's original (sinkgan.twins), trained first so that the twin is copied from it: its
-    summary and marker, and its weights where they are here or are about to be (a clone of a scale
-    committed without weights has none: the twin is then trained itself, as any run whose weights
-    are asked for there)."""
-    if wildcards.run_id not in TWINS:
-        return []
+def copied_twins():
+    """The twins that rule copy_twin copies: those whose original's weights are here or are about
+    to be (the original has not finished here, so it is trained first).  A clone of a scale
+    committed without weights has finished originals without them: such a twin is trained itself
+    (rule train), as any run whose weights are asked for there."""
+    def weights_coming(original):
+        folder = Path(run_dir(original))
+        return not (folder / "summary.json").exists() or all((folder / w).exists() for w in ("generator.pt", "discriminator.pt"))
+
+    return [t for t, o in TWINS.items() if weights_coming(o)]
+
+
+def original_results(wildcards):
+    """What a twin's copy reads (sinkgan.twins): its original's summary and marker, and its weights."""
     original = original_of(wildcards)
-    weights = [f"{original}/{name}" for name in ("generator.pt", "discriminator.pt")]
-    if Path(f"{original}/summary.json").exists() and not all(Path(w).exists() for w in weights):
-        weights = []
-    return read_results([f"{original}/summary.json"]) + by_content(weights)
+    return read_results([f"{original}/summary.json"]) + by_content([f"{original}/{w}" for w in ("generator.pt", "discriminator.pt")])
 
 
 def run_dir(run_id):

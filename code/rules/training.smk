@@ -20,8 +20,7 @@ rule download_data:
 
 
 rule train:
-    """Train one run of the study into results/<scale>/<run_id>/ (resumes from its checkpoint), or
-    copy a twin's original into it (sinkgan.twins: the same training, done once).
+    """Train one run of the study into results/<scale>/<run_id>/ (resumes from its checkpoint).
 
     log.csv and checkpoints/ are deliberately not declared outputs: Snakemake deletes the
     outputs of a failed attempt (a SIGTERM at a time limit, a preemption), and the retry must
@@ -29,7 +28,6 @@ rule train:
     """
     input:
         real_data_ready,
-        twin_original,
     output:
         summary=f"{RESULTS}/{{run_id}}/summary.json",
         generator=f"{RESULTS}/{{run_id}}/generator.pt",
@@ -53,6 +51,38 @@ rule train:
     shell:
         "OMP_NUM_THREADS={threads} python -m sinkgan train-study {params.scale} {wildcards.run_id}"
         " --study {params.study} --no-progress >> {log} 2>&1"
+
+
+# A twin (sinkgan.twins) is its original's copy, made on the submitting host (a localrule: under
+# --profile slurm it asks for no GPU and waits in no queue), where the original's weights are here
+# or about to be (copied_twins, common.smk); otherwise it is trained itself, by rule train.
+ruleorder: copy_twin > train
+
+
+rule copy_twin:
+    """A twin's training results (sinkgan.twins): its original's, copied into its folder under its
+    own name, summary.json last (`sinkgan study copy-twin`)."""
+    input:
+        original_results,
+    output:
+        summary=f"{RESULTS}/{{run_id}}/summary.json",
+        generator=f"{RESULTS}/{{run_id}}/generator.pt",
+        discriminator=f"{RESULTS}/{{run_id}}/discriminator.pt",
+        samples=f"{RESULTS}/{{run_id}}/samples/final.png",
+        config=f"{RESULTS}/{{run_id}}/config.yaml",
+        made=touch(made(f"{RESULTS}/{{run_id}}")),
+    wildcard_constraints:
+        run_id=twin_ids(copied_twins()),
+    params:
+        config=lambda w: STUDY.runs()[w.run_id].config.result_settings(),  # as rule train's
+        scale=SCALE,
+        study=STUDY_FILE,
+    log:
+        f"{RESULTS}/logs/copy_twin/{{run_id}}.log",
+    conda:
+        ENV
+    shell:
+        "python -m sinkgan study copy-twin {wildcards.run_id} --scale {params.scale} --study {params.study} > {log} 2>&1"
 
 
 rule manifest:

@@ -5,8 +5,8 @@ the same images from the same seed (``config/study.yaml``: both stand on ``fashi
 ``small`` scale), so their resolved configurations differ in the run's name alone and training is
 deterministic (``tests/test_train.py``).  Training the second one would spend its GPU time (9 of
 the ``small`` scale's 28 ResNet runs) on numbers already known.  Instead the DAG copies the first
-run's results into the second's folder (its ``train`` job, through ``sinkgan train-study``; rule
-``copy_twin_quality``):
+run's results into the second's folder (rules ``copy_twin`` and ``copy_twin_quality``, localrules
+that run ``sinkgan study copy-twin``; ``sinkgan train-study`` of a twin copies too):
 
 * the training outputs (``log.csv``, samples, weights, snapshots, the checkpoints), as they are;
 * ``config.yaml``: the configuration the first run trained with, under the twin's name, and its
