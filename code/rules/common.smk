@@ -115,15 +115,16 @@ def original_of(wildcards):
 
 
 def copied_twins():
-    """The twins that rule copy_twin copies: those whose original's weights are here or are about
+    """The twins that copy_twin copies, those whose original's weights are here or are about
     to be (the original has not finished here, so it is trained first).  A clone of a scale
     committed without weights has finished originals without them: such a twin is trained itself
     (rule train), as any run whose weights are asked for there."""
-    def weights_coming(original):
-        folder = Path(run_dir(original))
-        return not (folder / "summary.json").exists() or all((folder / w).exists() for w in ("generator.pt", "discriminator.pt"))
+    return [t for t, o in TWINS.items() if weights_coming(Path(run_dir(o)))]
 
-    return [t for t, o in TWINS.items() if weights_coming(o)]
+
+def weights_coming(folder):
+    """Whether a run's weights are in ``folder`` or will be (the run has not finished there)."""
+    return not (folder / "summary.json").exists() or all((folder / w).exists() for w in ("generator.pt", "discriminator.pt"))
 
 
 def original_results(wildcards):
