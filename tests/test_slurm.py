@@ -11,7 +11,9 @@ missing), then in a scratch copy of the repository (tracked + untracked-not-igno
 2. one run is deleted and rebuilt through the profile; while it trains, SLURM delivers SIGTERM to
    its job step (``scancel --signal=TERM``: what SLURM sends at ``--signal=TERM@N`` before a time
    limit); the training checkpoints and exits 143, Snakemake's retry resumes from the
-   checkpoint, and the final generator and loss log equal those of the uninterrupted run.
+   checkpoint, and the final generator and loss log equal those of the uninterrupted run;
+3. a twin (sinkgan.twins) is built through the profile: its original is the one SLURM job (a GPU
+   job), the copy (rule copy_twin, a localrule) runs on the submitting host.
 
 Run alone: ``pytest -m slurm -s tests/test_slurm.py`` (prints timings).  Several minutes on 2 cores.
 """
@@ -65,9 +67,9 @@ class Env:
         return [dict(zip(cols, line.split("|"))) for line in out.splitlines() if line.strip()]
 
 
-def _snakemake(e: Env, log: Path, *extra: str) -> subprocess.Popen:
+def _snakemake(e: Env, log: Path, *extra: str, target: str = f"figures/{FIGURE}.pdf") -> subprocess.Popen:
     # Targets first: --config / --default-resources take every following word as a value.
-    cmd = [sys.executable, "-m", "snakemake", f"figures/{FIGURE}.pdf", "--profile", "slurm",
+    cmd = [sys.executable, "-m", "snakemake", target, "--profile", "slurm",
            "--config", f"scale={SCALE}", "--slurm-init-seconds-before-status-checks", STATUS_CHECK_S, *extra]
     _log("$ " + " ".join(cmd[2:]))
     return subprocess.Popen(cmd, cwd=e.scratch, env=e.env, stdout=log.open("w"), stderr=subprocess.STDOUT, text=True)
@@ -97,12 +99,17 @@ def _delete_figure(scratch: Path) -> None:
         pdf.unlink(missing_ok=True)
 
 
-def _figure_runs(scratch: Path) -> list[str]:
-    code = f"from sinkgan.study import Study; print('\\n'.join(s.run_id for s in Study.load({SCALE!r}).figure_runs({FIGURE!r})))"
+def _study_words(scratch: Path, expression: str) -> list[str]:
+    """The words ``expression`` (of ``study``, the scratch copy's smoke-scale Study) joins, computed there."""
+    code = f"from sinkgan.study import Study; study = Study.load({SCALE!r}); print(' '.join({expression}))"
     env = {**os.environ, "PYTHONPATH": str(scratch / "code"), "SINKGAN_ROOT": str(scratch)}
     out = subprocess.run([sys.executable, "-c", code], cwd=scratch, env=env, capture_output=True, text=True,
                          check=True, timeout=120).stdout
     return out.split()
+
+
+def _figure_runs(scratch: Path) -> list[str]:
+    return _study_words(scratch, f"s.run_id for s in study.figure_runs({FIGURE!r})")
 
 
 @pytest.fixture(scope="module")
@@ -285,3 +292,27 @@ def _losses(path: Path) -> list[tuple]:
     with path.open() as fh:
         return [(r["iteration"], r["gen_updates"], r["critic_updates"], r["g_loss"], r["d_loss"])
                 for r in csv.DictReader(fh)]
+
+
+def test_a_twin_is_copied_on_the_submitting_host(cluster):
+    """A twin (sinkgan.twins) built through the profile on a cluster where its original is not
+    trained yet: the original is one SLURM GPU job, the twin's copy (rule copy_twin, a localrule)
+    none, and the twin's folder holds the original's results under its own name."""
+    import json
+
+    e = cluster
+    twin, original = _study_words(e.scratch, "next(iter(study.twins().items()))")
+    assert not (e.scratch / "results" / SCALE / original / "summary.json").exists()
+    since = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(time.time() - 5))
+    earlier = {j["JobID"] for j in e.sacct(since)}
+    log = e.scratch / "snakemake-twin.log"
+    t0 = time.perf_counter()
+    rc = _wait(_snakemake(e, log, target=f"results/{SCALE}/{twin}/summary.json"), log, SNAKEMAKE_TIMEOUT_S)
+    e.timings["snakemake twin (1 training job, 1 local copy)"] = time.perf_counter() - t0
+    assert rc == 0, f"snakemake failed (rc {rc}):\n{_tail(log)}"
+    jobs = [j for j in e.sacct(since) if j["JobID"] not in earlier]
+    assert [j["Comment"] for j in jobs] == [f"rule_train_wildcards_{original}"], jobs
+    assert jobs[0]["State"] == "COMPLETED" and "gres/gpu=1" in jobs[0]["AllocTRES"], jobs[0]
+    assert "localrule copy_twin:" in log.read_text(errors="replace"), _tail(log)
+    summary = json.loads((e.scratch / "results" / SCALE / twin / "summary.json").read_text())
+    assert summary["name"] == twin and summary["copied_from"] == original, summary
