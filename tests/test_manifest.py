@@ -1,5 +1,5 @@
 """results/<scale>/MANIFEST (sinkgan.manifest): one line per run of a scale, finished or not, read
-from the runs' own summaries; and the GPU provenance each summary records."""
+from the runs' own summaries; and the device provenance each summary records (GPU-seconds, the CPU model)."""
 import json
 import shutil
 import subprocess
@@ -76,3 +76,24 @@ def test_a_gpu_run_records_its_gpu_seconds_and_how_many_jobs_shared_the_gpu(monk
     assert gpu["cuda"] == torch.version.cuda
     cpu = device_time(torch.device("cpu"), 100.5)
     assert cpu == {"cuda": None, "driver": None, "gpu_seconds": None, "gpu_jobs_sharing": None}
+
+
+def test_a_cpu_run_names_its_cpu_model(tmp_path, monkeypatch):
+    from sinkgan import provenance
+    from sinkgan.verify import _threads_from_device
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD  EPYC 9654 96-Core Processor\n"
+                       "processor\t: 1\nmodel name\t: AMD  EPYC 9654 96-Core Processor\n")
+    assert provenance.cpu_model(str(cpuinfo)) == "AMD EPYC 9654 96-Core Processor"
+    (tmp_path / "nomodel").write_text("processor\t: 0\nvendor_id\t: GenuineIntel\n")
+    monkeypatch.setattr(provenance.platform, "processor", lambda: provenance.platform.machine())
+    assert provenance.cpu_model(str(tmp_path / "nomodel")) is None
+
+    monkeypatch.setattr(provenance, "cpu_model", lambda: "Test CPU 9000")
+    name = provenance.device_name("cpu")
+    assert name.startswith("cpu (Test CPU 9000, ") and name.endswith(f"{torch.get_num_threads()} threads)"), name
+    assert _threads_from_device(name) == torch.get_num_threads()
+    assert provenance.provenance()["cpu_model"] == "Test CPU 9000"
+    monkeypatch.setattr(provenance, "cpu_model", lambda: None)
+    assert provenance.device_name("cpu").startswith(f"cpu ({provenance.platform.machine()}, ")

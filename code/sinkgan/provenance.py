@@ -49,13 +49,31 @@ def git_commit(short: bool = True) -> str:
         return "unknown"
 
 
+@functools.lru_cache(maxsize=1)
+def cpu_model(cpuinfo: str = "/proc/cpuinfo") -> str | None:
+    """The CPU's model name (``model name`` in ``/proc/cpuinfo``, else ``platform.processor()`` where
+    it says more than the architecture), or ``None``.  Two machines that both read ``x86_64, 2
+    cores`` can differ severalfold in speed: a CPU result names its CPU as a GPU result its GPU."""
+    try:
+        for line in Path(cpuinfo).read_text(errors="replace").splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and value.strip():
+                return " ".join(value.split())
+    except OSError:
+        pass
+    processor = platform.processor()
+    return processor if processor and processor != platform.machine() else None
+
+
 def device_name(device) -> str:
+    """The GPU's name; on a CPU ``cpu (<model>, <arch>, <n> cores, <k> threads)``, the model where known."""
     import torch
 
     device = torch.device(device)
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads)"
+    model = f"{cpu_model()}, " if cpu_model() else ""
+    return f"cpu ({model}{platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads)"
 
 
 def provenance(device="cpu") -> dict:
@@ -72,6 +90,7 @@ def provenance(device="cpu") -> dict:
         "device": device_name(device),
         "host": platform.node(),
         "threads": torch.get_num_threads(),
+        "cpu_model": cpu_model(),
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "mkldnn": torch.backends.mkldnn.is_available(),
         "cuda": torch.version.cuda,

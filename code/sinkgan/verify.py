@@ -28,7 +28,7 @@ import pandas as pd
 import yaml
 
 #: provenance keys shown side by side (recorded in config.yaml vs observed in the retrained run)
-PROVENANCE_KEYS = ("commit", "torch", "threads", "cpu_capability", "device", "data_sha256", "memory_format")
+PROVENANCE_KEYS = ("commit", "torch", "threads", "cpu_model", "cpu_capability", "device", "data_sha256", "memory_format")
 
 
 @dataclass
