@@ -72,8 +72,9 @@ def device_name(device) -> str:
     device = torch.device(device)
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    model = f"{cpu_model()}, " if cpu_model() else ""
-    return f"cpu ({model}{platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads)"
+    model = cpu_model()
+    named = f"{model}, " if model else ""
+    return f"cpu ({named}{platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads)"
 
 
 def provenance(device="cpu") -> dict:
