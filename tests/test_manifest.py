@@ -97,3 +97,15 @@ def test_a_cpu_run_names_its_cpu_model(tmp_path, monkeypatch):
     assert provenance.provenance()["cpu_model"] == "Test CPU 9000"
     monkeypatch.setattr(provenance, "cpu_model", lambda: None)
     assert provenance.device_name("cpu").startswith(f"cpu ({provenance.platform.machine()}, ")
+
+
+def test_a_run_resumed_under_other_code_names_each_commit(tmp_path):
+    study = _study_tree(tmp_path)
+    first, second = list(study.runs().values())[:2]
+    sitting = {"device": "cpu", "host": "h", "from_iteration": 0, "to_iteration": 1, "wall_seconds": 1.0}
+    _finish(first, commit="bbb", sittings=[{**sitting, "commit": None}, {**sitting, "commit": "aaa"},
+                                           {**sitting, "commit": "aaa"}, {**sitting, "commit": "bbb"}])
+    _finish(second, commit="aaa", sittings=[{**sitting, "commit": "aaa"}, {**sitting, "commit": "aaa"}])
+    rows = manifest_rows(study)
+    assert rows[0]["commit"] == "?+aaa+bbb"
+    assert rows[1]["commit"] == "aaa"

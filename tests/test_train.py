@@ -56,6 +56,39 @@ def test_summary_names_the_commit_the_run_trained_with(tmp_path, monkeypatch):
     assert summary["commit"] == "trained-with"
 
 
+def test_a_resumed_run_records_every_sitting(tmp_path, monkeypatch):
+    """A run trained in two sittings under two commits names both, with the iterations each did: the
+    summary lists every sitting, config.yaml this sitting's provenance and the earlier sittings."""
+    from sinkgan import provenance
+
+    out = tmp_path / "run"
+    monkeypatch.setattr(provenance, "git_commit", lambda short=True: "first")
+    train(tiny(iterations=4), out, progress=False)
+    monkeypatch.setattr(provenance, "git_commit", lambda short=True: "second")
+    train(tiny(iterations=6), out, resume=True, progress=False)
+    summary = json.loads((out / "summary.json").read_text())
+    spans = [(s["commit"], s["from_iteration"], s["to_iteration"]) for s in summary["sittings"]]
+    assert spans == [("first", 0, 4), ("second", 4, 6)]
+    assert all(s["wall_seconds"] > 0 and s["started_utc"] and s["device"].startswith("cpu") for s in summary["sittings"])
+    assert summary["commit"] == "second"
+    prov = yaml.safe_load((out / "config.yaml").read_text())["provenance"]
+    assert prov["commit"] == "second" and prov["earlier_sittings"] == summary["sittings"][:1]
+
+
+def test_a_checkpoint_from_before_sittings_were_recorded_counts_as_one_unknown_sitting(tmp_path):
+    out = tmp_path / "run"
+    train(tiny(iterations=4), out, progress=False)
+    ckpt = out / "checkpoints" / "last.pt"
+    state = torch.load(ckpt, weights_only=False)
+    del state["sittings"]
+    torch.save(state, ckpt)
+    train(tiny(iterations=6), out, resume=True, progress=False)
+    first, second = json.loads((out / "summary.json").read_text())["sittings"]
+    assert (first["commit"], first["from_iteration"], first["to_iteration"]) == (None, 0, 4)
+    assert first["wall_seconds"] == state["wall_seconds"]
+    assert (second["from_iteration"], second["to_iteration"]) == (4, 6)
+
+
 def test_seqsgda_is_algorithm_1(monkeypatch):
     """n_critic critic steps on fresh batches, then one generator step on the last batch."""
     tr = Trainer(tiny())

@@ -212,3 +212,25 @@ def test_a_verdict_on_copies_says_it_is_its_originals_evidence():
     _, _, _, qualifier = C.apply_policy(C.Verdict("supported", "g lower", runs=[cats]), C.Policy(),
                                         min_iterations=2000, needs_paper_length=False)
     assert "copies" not in qualifier
+
+
+def test_train_study_keeps_every_sittings_lines_in_the_run_folder(tmp_path, monkeypatch, capsys):
+    """Snakemake empties a job's log file when the job starts, so rule train's log holds one sitting;
+    the run's train.log (sinkgan.joblog) keeps each sitting's lines under its own header."""
+    from sinkgan import cli
+
+    (tmp_path / "config").symlink_to(ROOT / "config")
+    study = Study.load("smoke", root=tmp_path)
+    run_id = next(r for r in study.runs() if r not in study.twins())
+    monkeypatch.setenv("SINKGAN_ROOT", str(tmp_path))
+    monkeypatch.chdir(ROOT)  # the study's data_root
+    assert cli.main(["train-study", "smoke", run_id, "--no-progress"]) == 0
+    first_sitting = capsys.readouterr()
+    assert cli.main(["train-study", "smoke", run_id, "--no-progress"]) == 0  # a second sitting: resumes at the end
+    log = (study.runs()[run_id].run_dir / rundir.TRAIN_LOG).read_text()
+    sittings = log.split("==== ")[1:]
+    assert len(sittings) == 2 and all(f"sinkgan train-study smoke {run_id}: commit " in s for s in sittings)
+    assert "finished, summary in" in sittings[0] and "resumed" not in sittings[0]
+    assert first_sitting.out.splitlines()[-1] in sittings[0]  # what the job printed, its stdout ...
+    iterations = study.runs()[run_id].config.iterations
+    assert f"sitting 1: iterations 0-{iterations}" in sittings[1] and "finished, summary in" in sittings[1]

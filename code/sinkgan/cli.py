@@ -97,7 +97,24 @@ def _train_study(args) -> int:
     except ConfigError as err:
         print(f"sinkgan: invalid config: {err}", file=sys.stderr)
         return 2
-    return _run(cfg, spec.run_dir, True, args)
+    with _every_sitting_logged(spec.run_dir, args):
+        return _run(cfg, spec.run_dir, True, args)
+
+
+def _every_sitting_logged(run_dir, args):
+    """What a sitting prints also goes to ``RUN_DIR/train.log`` (sinkgan.joblog), after a header naming
+    the sitting: the job's own log (results/<scale>/logs/train/<run>.log) is emptied by Snakemake when a
+    resumed run's job starts."""
+    import datetime
+    import platform
+
+    from .joblog import appended_to
+    from .provenance import git_commit
+    from .rundir import TRAIN_LOG
+
+    now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    return appended_to(run_dir / TRAIN_LOG, f"==== {now} sinkgan train-study {args.scale} {args.run_id}: "
+                                            f"commit {git_commit()}, host {platform.node()} ====")
 
 
 def _original(args) -> tuple[str | None, object]:

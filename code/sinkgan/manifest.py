@@ -3,7 +3,8 @@
 A scale's study may be trained in several sittings, on several machines (the small scale: a
 borrowed GPU, or the fig04/fig05 pair on a CPU).  The manifest is the table of contents a reader
 checks first: for every training run and SiNG experiment of the scale, whether it has finished,
-how many iterations it ran (of how many planned), the commit and device that made it, its wall
+how many iterations it ran (of how many planned), the commit and device that made it (a run
+resumed under other code: every sitting's commit, in order, joined by ``+``), its wall
 time and GPU-seconds, and the fingerprint of its training images.  A twin (:mod:`sinkgan.twins`)
 is a copy of the run it trains the same as: its line names that run under ``copied_from`` and
 shows no time of its own (the original's line counts it once).  It is rewritten from the
@@ -43,9 +44,20 @@ def manifest_row(run_id: str, summary_file: Path, planned: int | None) -> dict:
     s = json.loads(summary_file.read_text())
     copied = s.get("copied_from")
     return {"run_id": run_id, "finished": "yes", "iterations": f"{s.get('iterations', MISSING)}/{planned_text}",
-            "commit": s.get("commit"), "device": s.get("device"),
+            "commit": _commits(s), "device": s.get("device"),
             "wall_seconds": None if copied else s.get("wall_seconds"), "gpu_seconds": None if copied else s.get("gpu_seconds"),
             "data_sha256": s.get("data_sha256"), "copied_from": copied}
+
+
+def _commits(summary: dict) -> str | None:
+    """The commit that made a run; for a run trained in sittings under several commits, each in turn
+    (``a+b``; an unknown one, from before sittings were recorded, as ``?``)."""
+    commits = []
+    for sitting in summary.get("sittings") or []:
+        commit = sitting.get("commit") or "?"
+        if not commits or commits[-1] != commit:
+            commits.append(commit)
+    return "+".join(commits) if len(commits) > 1 else summary.get("commit")
 
 
 def manifest_rows(study) -> list[dict]:

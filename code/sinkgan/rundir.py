@@ -22,6 +22,7 @@ import yaml
 SUMMARY = "summary.json"
 CONFIG = "config.yaml"
 LOG = "log.csv"
+TRAIN_LOG = "train.log"  # every sitting's printed lines (sinkgan.joblog)
 GENERATOR = "generator.pt"
 DISCRIMINATOR = "discriminator.pt"
 CHECKPOINT = "checkpoints/last.pt"

@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import copy
 import csv
+import datetime
 import fcntl
 import io
 import os
 import random
 import shutil
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -464,13 +466,25 @@ def run_directory(out_dir: str | Path) -> Path:
     return out
 
 
-def _open_run(out: Path, trainer: Trainer, resume: bool, log: RunLog) -> tuple[int | None, float]:
+def earlier_sittings(state: dict) -> list[dict]:
+    """The sittings that made a checkpoint (:func:`train` records each in it): per sitting its start
+    (UTC), commit, device and host, the iterations it took the run from and to, and its wall seconds.
+    A checkpoint written before sittings were recorded counts as one sitting whose commit, device,
+    host and start are unknown (``None``)."""
+    if "sittings" in state:
+        return [dict(s) for s in state["sittings"]]
+    return [{"started_utc": None, "commit": None, "device": None, "host": None, "from_iteration": 0,
+             "to_iteration": state["iteration"], "wall_seconds": state.get("wall_seconds")}]
+
+
+def _open_run(out: Path, trainer: Trainer, resume: bool, log: RunLog) -> tuple[int | None, float, list[dict]]:
     """Check the (locked) run directory and bring ``trainer`` to where the run stands.
 
     Without ``resume`` every run output must be absent.  With ``resume`` the checkpoint must be
     readable, its config compatible (:func:`check_resumable`) and the log must hold its rows;
     an unfinished run with no checkpoint yet is started afresh.  Nothing is changed before all
-    checks pass.  Returns ``(checkpoint iteration or None, wall seconds already spent)``.
+    checks pass.  Returns ``(checkpoint iteration or None, wall seconds already spent, the sittings
+    that made the checkpoint)``.
     """
     present = [name for name in RUN_OUTPUTS if (out / name).exists()]
     ckpt_file = checkpoint_path(out)
@@ -478,7 +492,7 @@ def _open_run(out: Path, trainer: Trainer, resume: bool, log: RunLog) -> tuple[i
         if present:
             raise FileExistsError(f"{out} already holds {', '.join(present)}; pass --resume to continue the run "
                                   f"or choose another --out")
-        return None, 0.0
+        return None, 0.0, []
     if not ckpt_file.exists():
         if (out / "summary.json").exists():
             raise RunRefused(f"cannot resume {out}: it holds a finished run (summary.json) but no {ckpt_file} to "
@@ -486,13 +500,21 @@ def _open_run(out: Path, trainer: Trainer, resume: bool, log: RunLog) -> tuple[i
         for name in present:  # an unfinished run stopped before its first checkpoint: start afresh
             path = out / name
             shutil.rmtree(path) if path.is_dir() else path.unlink()
-        return None, 0.0
+        return None, 0.0, []
     state = read_checkpoint(ckpt_file, trainer.device)
     check_resumable(trainer.cfg, state, ckpt_file)
     trainer.load_state(state)
     log.keep_through(trainer.iteration)
+    earlier = earlier_sittings(state)
+    for k, sitting in enumerate(earlier, 1):
+        print(f"[sinkgan] sitting {k}: iterations {sitting['from_iteration']}-{sitting['to_iteration']}, "
+              f"commit {sitting['commit']}, {sitting['device']}, {_seconds(sitting['wall_seconds'])}", flush=True)
     print(f"[sinkgan] resumed {out} from checkpoint at iteration {trainer.iteration}", flush=True)
-    return trainer.iteration, state.get("wall_seconds", 0.0)
+    return trainer.iteration, state.get("wall_seconds", 0.0), earlier
+
+
+def _seconds(s) -> str:
+    return "? s" if s is None else f"{s:.0f} s"
 
 
 def _finite_weights(trainer: Trainer) -> bool:
@@ -519,16 +541,16 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, progress:
     trainer = Trainer(cfg)  # device, data set and batch size are checked before anything is created
     with RunLock(out):
         log = RunLog(out / "log.csv")
-        ckpt_iteration, wall_offset = _open_run(out, trainer, resume, log)
+        ckpt_iteration, wall_offset, earlier = _open_run(out, trainer, resume, log)
         stale = [p for d in (out, out / "checkpoints", out / "samples") for p in atomic.remove_stale_temporaries(d)]
         if stale:
             print(f"[sinkgan] removed {len(stale)} temporary file(s) left by an interrupted write: "
                   f"{', '.join(str(p) for p in stale)}", flush=True)
-        return _train_locked(cfg, out, trainer, log, ckpt_iteration, wall_offset, progress, scale)
+        return _train_locked(cfg, out, trainer, log, ckpt_iteration, wall_offset, earlier, progress, scale)
 
 
 def _train_locked(cfg: TrainConfig, out: Path, trainer: Trainer, log: RunLog, ckpt_iteration: int | None,
-                  wall_offset: float, progress: bool, scale: str | None) -> Path:
+                  wall_offset: float, earlier: list[dict], progress: bool, scale: str | None) -> Path:
     ckpt_file = checkpoint_path(out)
     summary_file = out / "summary.json"
     if summary_file.exists():
@@ -545,7 +567,17 @@ def _train_locked(cfg: TrainConfig, out: Path, trainer: Trainer, log: RunLog, ck
     }
     # read once: the summary names the code this process trained with, not whatever HEAD is when it ends
     prov = provenance(trainer.device)
-    atomic_write_yaml(out / "config.yaml", {**cfg.to_dict(), "provenance": {**prov, **info}})
+    # provenance is this sitting's; a resumed run's earlier sittings are listed beside it
+    atomic_write_yaml(out / "config.yaml", {**cfg.to_dict(), "provenance": {**prov, **info, "earlier_sittings": earlier}})
+    sitting = {"started_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+               "commit": prov["commit"], "device": prov["device"], "host": prov["host"],
+               "from_iteration": trainer.iteration, "to_iteration": trainer.iteration, "wall_seconds": 0.0}
+    sitting_t0 = time.perf_counter()
+
+    def sittings() -> list[dict]:
+        """Every sitting so far, this one through the current iteration (kept in each checkpoint)."""
+        sitting.update(to_iteration=trainer.iteration, wall_seconds=time.perf_counter() - sitting_t0)
+        return [*earlier, dict(sitting)]
 
     block = min(cfg.log_every, LOG_BUFFER_ROWS)
     if block < cfg.log_every:
@@ -599,13 +631,17 @@ def _train_locked(cfg: TrainConfig, out: Path, trainer: Trainer, log: RunLog, ck
         require_finite_weights()
         state = trainer.state()
         state["wall_seconds"] = time.perf_counter() - t0
+        state["sittings"] = sittings()
         atomic.atomic_torch_save(ckpt_file, state)
         last["checkpoint"] = trainer.iteration
 
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=cfg.iterations, initial=trainer.iteration, desc=cfg.name, unit="it", mininterval=1.0, dynamic_ncols=True)
+        from .joblog import unlogged
+
+        bar = tqdm(total=cfg.iterations, initial=trainer.iteration, desc=cfg.name, unit="it", mininterval=1.0,
+                   dynamic_ncols=True, file=unlogged(sys.stderr))
     try:
         with _SignalFlag() as flag:
             while trainer.iteration < cfg.iterations:
@@ -656,7 +692,8 @@ def _train_locked(cfg: TrainConfig, out: Path, trainer: Trainer, log: RunLog, ck
         "wall_seconds": float(frame.wall_seconds.iloc[-1]),
         "device": prov["device"],
         "device_type": trainer.device.type,
-        "commit": prov["commit"],
+        "commit": prov["commit"],  # the last sitting's; every sitting's in "sittings"
+        "sittings": sittings(),
         "torch": str(torch.__version__),
         "finite": bool(np.isfinite(frame[["g_loss", "d_loss"]].to_numpy()).all()),
         **device_time(trainer.device, frame.wall_seconds.iloc[-1]),
