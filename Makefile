@@ -12,13 +12,13 @@ QUIET_PIP := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory"
 
 .PHONY: setup system-deps figures figures-cached test test-fast paper paper-cached dry-run clean-smoke verify-results gpu-prepare gpu-sitting report-html bench manifest
 
-## setup: virtual environment with the pinned dependencies (requirements.txt) and the package
+## setup: virtual environment with the pinned dependencies (requirements.txt, their own dependencies locked by constraints.txt) and the package
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt pyproject.toml tools/torchvision_cpu_shim.py tools/install_shim.sh
+$(VENV)/.installed: requirements.txt constraints.txt pyproject.toml tools/torchvision_cpu_shim.py tools/install_shim.sh
 	python3 -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip $(QUIET_PIP)
-	$(BIN)/pip install --quiet -r requirements.txt $(QUIET_PIP)
+	$(BIN)/pip install --quiet -r requirements.txt -c constraints.txt $(QUIET_PIP)
 	$(BIN)/pip install --quiet --no-deps -e . $(QUIET_PIP)
 	tools/install_shim.sh $(VENV)
 	touch $@
