@@ -53,6 +53,21 @@ def test_fid_of_set_with_itself_is_near_zero_and_against_noise_large(offline):
         assert "no class logits" in result["is_unavailable_reason"]
 
 
+def test_offline_features_are_the_graphs_own_on_its_contiguous_input():
+    """The extractor feeds the graph channels-last (faster on CPU): its features must be those of the
+    graph run on the plain contiguous tensor, after the same resize and normalisation."""
+    from torch_fidelity.interpolate_compat_tensorflow import interpolate_bilinear_2d_like_tensorflow1x
+
+    u8 = Q.to_uint8_rgb(_smooth_images(3))
+    extractor = Q._make_offline_class()(Q.OFFLINE_NAME, [Q.FEATURE_LAYER])
+    x = interpolate_bilinear_2d_like_tensorflow1x(u8.to(torch.float32), size=(Q.INPUT_SIZE,) * 2, align_corners=False)
+    with torch.inference_mode():
+        reference = extractor.net(((x - 128) / 128).contiguous())
+        (features,) = extractor(u8)
+    assert features.shape == (3, 2048)
+    torch.testing.assert_close(features, reference, rtol=1e-4, atol=1e-4)
+
+
 def test_inception_score_is_refused_without_logits(offline):
     with pytest.raises(Q.ISUnavailable, match="IS unavailable.*no class logits"):
         Q.inception_score(_smooth_images(4), offline)
