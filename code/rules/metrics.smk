@@ -70,9 +70,13 @@ rule copy_twin_quality:
 
 
 rule track:
-    """Back-and-forward tracks from the run's stationary point (checkpoints/last.pt), SSIM, kappa fit."""
+    """Back-and-forward tracks from the run's stationary point (checkpoints/last.pt), SSIM, kappa fit.
+
+    The checkpoint is never committed (nor declared: rule train), so the final generator stands
+    for it: a run committed without its weights is trained again before it is tracked."""
     input:
         summary=ancient(f"{RESULTS}/{{run_id}}/summary.json"),
+        generator=ancient(f"{RESULTS}/{{run_id}}/generator.pt"),
         made=made(f"{RESULTS}/{{run_id}}"),
     output:
         ssim=f"{RESULTS}/{{run_id}}/tracking/ssim.csv",
