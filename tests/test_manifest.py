@@ -8,7 +8,8 @@ from pathlib import Path
 
 import torch
 
-from sinkgan.manifest import COLUMNS, format_manifest, manifest_rows, write_manifest
+from sinkgan.manifest import (COLUMNS, format_manifest, manifest_rows, results_table_md, seconds_per_iteration,
+                              tail_mean_losses, write_manifest)
 from sinkgan.provenance import GPU_JOBS_ENV, device_time
 from sinkgan.study import Study
 
@@ -109,3 +110,47 @@ def test_a_run_resumed_under_other_code_names_each_commit(tmp_path):
     rows = manifest_rows(study)
     assert rows[0]["commit"] == "?+aaa+bbb"
     assert rows[1]["commit"] == "aaa"
+
+
+def _log(path: Path, rows) -> None:
+    lines = ["iteration,gen_updates,critic_updates,g_loss,d_loss,wall_seconds"]
+    lines += [f"{i},{i},{10 * i},{g},{d},{t}" for i, g, d, t in rows]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_the_rate_is_the_median_iteration_not_wall_time_over_iterations(tmp_path):
+    """Two sittings (the clock restarts at the resume), one 1,000 s pause, rows every 2 iterations at
+    2 s an iteration: the median is 2 s, where wall time over iterations would give far more."""
+    times = [4.0 * k for k in range(1, 6)] + [20.0 + 1000 + 4.0 * k for k in range(1, 4)]  # a pause after row 5
+    times += [4.0 * k for k in range(1, 6)]  # the second sitting's clock
+    rows = [(2 * (k + 1), 1.0, 1.0, t) for k, t in enumerate(times)]
+    _log(tmp_path / "log.csv", rows)
+    assert seconds_per_iteration(tmp_path / "log.csv") == 2.0
+    assert seconds_per_iteration(tmp_path / "absent.csv") is None
+
+
+def test_the_loss_level_is_the_mean_of_the_last_rows(tmp_path):
+    _log(tmp_path / "log.csv", [(i, 100.0 * i, -float(i), float(i)) for i in range(1, 11)])
+    assert tail_mean_losses(tmp_path / "log.csv", tail=4) == (850.0, -8.5)
+
+
+def test_the_readme_table_reads_each_run_from_its_files(tmp_path):
+    study = _study_tree(tmp_path)
+    runs = study.runs()
+    original, twin = next(iter(study.twins().items()))[::-1]
+    spec = runs[original]
+    _finish(spec, wall_seconds=7200.0)
+    _log(spec.run_dir / "log.csv", [(i, 3.0, 1.0, 5.0 * i) for i in range(1, 401)])
+    (spec.run_dir / "quality.json").write_text(json.dumps({"fid": 123.456, "kid_mean": 0.1234, "kid_std": 0.0021,
+                                                           "n_samples": 10000, "n_real": 5000, "iterations": 2000}))
+    _finish(runs[twin], copied_from=original)
+    table = results_table_md(study)
+    line = {row.split(" | ")[0].strip("| `"): row for row in table.splitlines() if row.startswith("| `")}
+    cells = [c.strip() for c in line[original].strip("|").split("|")]
+    assert cells[2:] == [f"{spec.config.iterations}/{spec.config.iterations} iterations, commit abc1234",
+                         "NVIDIA H100 80GB HBM3", "120", "5.00", "3 / 1",
+                         "123.5 / 0.123 ± 0.002 (10,000 samples vs 5,000 real, iteration 2000)"]
+    assert f"copy of `{original}`" in line[twin]
+    untrained = next(r for r in runs if r not in (original, twin))
+    assert "not trained" in line[untrained]
+    assert table.rstrip().endswith(f"2 of {len(runs) + 3} runs finished.")

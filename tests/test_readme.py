@@ -19,6 +19,20 @@ def test_deviations_section_matches_config():
     assert block.group(1).strip() == generated, "README deviations are stale: paste `python -m sinkgan.report deviations-md`"
 
 
+def test_small_scale_table_matches_the_committed_runs():
+    """The README's table of the small study is what the run directories say, so a run committed
+    (or a number changed) without the README following fails here."""
+    generated = subprocess.run([sys.executable, "-m", "sinkgan", "study", "manifest", "--scale", "small", "--markdown"],
+                               capture_output=True, text=True, check=True, cwd=ROOT).stdout.strip()
+    block = re.search(r"<!-- small-runs:begin.*?-->\n(.*?)\n<!-- small-runs:end -->", README, re.S)
+    assert block, "README lacks the generated small-scale table"
+    assert block.group(1).strip() == generated, \
+        "README's small-scale table is stale: paste `sinkgan study manifest --scale small --markdown`"
+    finished = re.search(r"(\d+) of (\d+) runs finished", generated).groups()
+    row = next(line for line in README.splitlines() if line.startswith("| `small` |"))
+    assert f"{finished[0]} of {finished[1]} runs" in row, "the Scales table's small row gives another run count"
+
+
 def test_every_figure_and_table_has_a_row():
     study = yaml.safe_load((ROOT / "config" / "study.yaml").read_text())
     for name in list(study["figures"]) + list(study["tables"]):

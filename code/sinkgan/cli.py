@@ -197,8 +197,15 @@ def _study_list(args) -> int:
 def _study_manifest(args) -> int:
     """Write results/<scale>/MANIFEST (one line per run of the scale, finished or not) and print it."""
     from .config import ConfigError
-    from .manifest import format_manifest, write_manifest
+    from .manifest import format_manifest, results_table_md, write_manifest
 
+    if args.markdown:
+        try:
+            print(results_table_md(_study(args)), end="")
+        except ConfigError as err:
+            print(f"sinkgan: {err}", file=sys.stderr)
+            return 2
+        return 0
     try:
         path, rows = write_manifest(_study(args))
     except ConfigError as err:
@@ -329,6 +336,9 @@ def build_parser(groups=None) -> argparse.ArgumentParser:
     q = study_sub.add_parser("manifest", help="write results/<scale>/MANIFEST: every run, finished or not, with its "
                                               "commit, device and times")
     _add_study_options(q)
+    q.add_argument("--markdown", action="store_true",
+                   help="print, without writing MANIFEST, the README's table of the scale's runs: what each run's "
+                        "committed files say (state, machine, wall time, s / iteration, loss level, FID/KID)")
     q.set_defaults(func=_study_manifest)
     q = study_sub.add_parser("copy-twin", help="copy the results of the run a twin trains the same as (sinkgan.twins)")
     q.add_argument("run_id", help="a twin's run id (a run that trains exactly what an earlier run of the study trains)")

@@ -85,6 +85,18 @@ def sing_experiments(study) -> dict[str, int]:
     return {exp: load_sing_config(exp, study.scale_name, path).steps for exp in spec["experiments"]}
 
 
+def sing_figures(study) -> dict[str, str]:
+    """``{SiNG experiment: its figure}`` (config/sing.yaml ``experiments.<experiment>.figure``) for the
+    experiments the scale runs."""
+    import yaml
+
+    wanted = sing_experiments(study)
+    if not wanted:
+        return {}
+    spec = yaml.safe_load((study.root / "config" / "sing.yaml").read_text())
+    return {exp: spec["experiments"][exp]["figure"] for exp in wanted}
+
+
 def format_manifest(rows: list[dict]) -> str:
     lines = ["\t".join(COLUMNS)] + ["\t".join(_cell(row.get(c)) for c in COLUMNS) for row in rows]
     return "\n".join(lines) + "\n"
@@ -97,3 +109,109 @@ def write_manifest(study, path: str | Path | None = None) -> tuple[Path, list[di
     rows = manifest_rows(study)
     atomic.atomic_write_text(path, format_manifest(rows))
     return path, rows
+
+
+# ----------------------------------------------------------------- the README's view of the manifest
+#: the loss level a table reports: the mean over the run's last LOSS_TAIL logged iterations (a single
+#: iteration's loss swings by an order of magnitude on the ResNet runs)
+LOSS_TAIL = 200
+RESULTS_MD_COLUMNS = ("run", "figures", "state", "trained on", "wall (min)", "s / iteration (median)",
+                      f"G / D loss (mean of last {LOSS_TAIL})", "FID / KID (last point)")
+
+
+def run_figures(study) -> dict[str, list[str]]:
+    """``{run id: the figures that draw it}`` in the study's order."""
+    users: dict[str, list[str]] = {}
+    for fig in study.figures():
+        for spec in study.figure_runs(fig):
+            if fig not in users.setdefault(spec.run_id, []):
+                users[spec.run_id].append(fig)
+    return users
+
+
+def seconds_per_iteration(log_file: Path) -> float | None:
+    """The median time of one iteration from a run's ``log.csv`` (its ``wall_seconds`` column, the
+    time since the sitting started): the median of the gaps between logged rows, each divided by
+    the iterations between them.  Pauses, a resumed sitting's restart and a few slow iterations
+    (checkpoints, samples) do not move it, unlike wall time over iterations."""
+    import csv
+    import statistics
+
+    if not log_file.is_file():
+        return None
+    with log_file.open(newline="") as fh:
+        rows = [(int(r["iteration"]), float(r["wall_seconds"])) for r in csv.DictReader(fh) if r.get("wall_seconds")]
+    rates = [(t1 - t0) / (i1 - i0) for (i0, t0), (i1, t1) in zip(rows, rows[1:]) if i1 > i0 and t1 > t0]
+    return statistics.median(rates) if rates else None
+
+
+def tail_mean_losses(log_file: Path, tail: int = LOSS_TAIL) -> tuple[float, float] | None:
+    """``(mean G loss, mean D loss)`` over the last ``tail`` rows of a run's ``log.csv``."""
+    import csv
+
+    if not log_file.is_file():
+        return None
+    with log_file.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))[-tail:]
+    if not rows:
+        return None
+    return (sum(float(r["g_loss"]) for r in rows) / len(rows), sum(float(r["d_loss"]) for r in rows) / len(rows))
+
+
+def _fmt(x: float | None, spec: str) -> str:
+    return "—" if x is None else format(x, spec)
+
+
+def _quality_cell(quality_file: Path) -> str:
+    if not quality_file.is_file():
+        return "not measured"
+    q = json.loads(quality_file.read_text())
+    return (f"{q['fid']:.1f} / {q['kid_mean']:.3f} ± {q['kid_std']:.3f} "
+            f"({q['n_samples']:,} samples vs {q['n_real']:,} real, iteration {q['iterations']})")
+
+
+def _sing_loss_cell(summary: dict) -> str:
+    parts = []
+    for key, res in (summary.get("results") or {}).items():
+        solver = key.rsplit("/", 1)[-1]
+        parts.append(f"{solver} {res['first_loss']:.4g} → {res['final_loss']:.4g}")
+    return "; ".join(parts) or "—"
+
+
+def results_table_md(study) -> str:
+    """The manifest as the README's Markdown table (``sinkgan study manifest --markdown``): every run
+    of the scale and what its committed files say (state, machine, wall time, the median time of an
+    iteration, the loss level at the end, FID/KID where measured).  Read from the run directories
+    only, so the README cannot state a number the results do not hold (tests/test_readme.py)."""
+    figures = run_figures(study)
+    figures.update({f"sing/{exp}": [fig] for exp, fig in sing_figures(study).items()})
+    twins = study.twins()
+    lines = ["| " + " | ".join(RESULTS_MD_COLUMNS) + " |", "|" + "---|" * len(RESULTS_MD_COLUMNS)]
+    rows = manifest_rows(study)
+    for row in rows:
+        run_id = row["run_id"]
+        folder = study.results / run_id  # a SiNG experiment's id is sing/<experiment>: its folder too
+        summary = json.loads((folder / "summary.json").read_text()) if row["finished"] == "yes" else {}
+        cells = {"run": f"`{run_id}`", "figures": ", ".join(figures.get(run_id, [])) or "—"}
+        if row["finished"] != "yes":
+            cells["state"] = f"not trained (copy of `{twins[run_id]}` once that is)" if run_id in twins else "not trained"
+        elif row["copied_from"] not in (None, MISSING):
+            cells["state"] = f"copy of `{row['copied_from']}`"
+        else:
+            cells["state"] = f"{row['iterations']} iterations, commit {row['commit']}"
+            cells["trained on"] = row["device"]
+            wall = summary.get("wall_seconds")
+            cells["wall (min)"] = _fmt(wall / 60 if wall else None, ".0f" if (wall or 0) >= 600 else ".1f")
+            if run_id.startswith("sing/"):
+                cells[f"G / D loss (mean of last {LOSS_TAIL})"] = _sing_loss_cell(summary)
+            else:
+                cells["s / iteration (median)"] = _fmt(seconds_per_iteration(folder / "log.csv"), ".2f")
+                losses = tail_mean_losses(folder / "log.csv")
+                cells[f"G / D loss (mean of last {LOSS_TAIL})"] = ("—" if losses is None
+                                                                   else f"{losses[0]:.3g} / {losses[1]:.3g}")
+        if row["finished"] == "yes" and not run_id.startswith("sing/"):
+            cells["FID / KID (last point)"] = _quality_cell(folder / "quality.json")
+        lines.append("| " + " | ".join(cells.get(c, "—") for c in RESULTS_MD_COLUMNS) + " |")
+    finished = sum(1 for row in rows if row["finished"] == "yes")
+    lines.append(f"\n{finished} of {len(rows)} runs finished.")
+    return "\n".join(lines) + "\n"
