@@ -10,7 +10,7 @@ SHELL := /bin/bash
 # this machine's pip configuration names index folders that do not exist; pip warns once per package
 QUIET_PIP := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: setup system-deps figures figures-cached test test-fast paper paper-cached dry-run clean-smoke verify-results gpu-prepare gpu-sitting report-html bench manifest
+.PHONY: setup system-deps figures figures-cached test test-fast paper paper-cached dry-run clean-smoke verify-results gpu-prepare gpu-sitting report-html bench manifest readme
 
 ## setup: virtual environment with the pinned dependencies (requirements.txt, their own dependencies locked by constraints.txt) and the package
 setup: $(VENV)/.installed
@@ -65,9 +65,15 @@ dry-run: setup
 	$(BIN)/snakemake all -n --cores $(CORES) --config scale=$(SCALE)
 
 ## verify-results: retrain RUNS committed runs of results/SCALE from their recorded configs (scratch) and compare their losses
+## (ITERATIONS=N: only each run's first N iterations, against the first N rows of its log)
 RUNS ?= 2
+ITERATIONS ?=
 verify-results: setup
-	$(BIN)/python -m sinkgan.verify --scale $(SCALE) --runs $(RUNS)
+	$(BIN)/python -m sinkgan.verify --scale $(SCALE) --runs $(RUNS) $(if $(ITERATIONS),--iterations $(ITERATIONS))
+
+## readme: rewrite the README's generated blocks (the deviations table; the small scale's runs) from their sources
+readme: setup
+	$(BIN)/python tools/update_readme.py
 
 ## manifest: results/SCALE/MANIFEST, one line per run of the scale (finished or not: commit, device, times)
 manifest: setup

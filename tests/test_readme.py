@@ -16,7 +16,7 @@ def test_deviations_section_matches_config():
                                text=True, check=True, cwd=ROOT).stdout.strip()
     block = re.search(r"<!-- deviations:begin.*?-->\n(.*?)\n<!-- deviations:end -->", README, re.S)
     assert block, "README lacks the generated deviations block"
-    assert block.group(1).strip() == generated, "README deviations are stale: paste `python -m sinkgan.report deviations-md`"
+    assert block.group(1).strip() == generated, "README deviations are stale: run `make readme`"
 
 
 def test_small_scale_table_matches_the_committed_runs():
@@ -27,10 +27,23 @@ def test_small_scale_table_matches_the_committed_runs():
     block = re.search(r"<!-- small-runs:begin.*?-->\n(.*?)\n<!-- small-runs:end -->", README, re.S)
     assert block, "README lacks the generated small-scale table"
     assert block.group(1).strip() == generated, \
-        "README's small-scale table is stale: paste `sinkgan study manifest --scale small --markdown`"
+        "README's small-scale table is stale: run `make readme`"
     finished = re.search(r"(\d+) of (\d+) runs finished", generated).groups()
     row = next(line for line in README.splitlines() if line.startswith("| `small` |"))
     assert f"{finished[0]} of {finished[1]} runs" in row, "the Scales table's small row gives another run count"
+
+
+def test_make_readme_rewrites_only_between_the_markers():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("update_readme", ROOT / "tools" / "update_readme.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    text = "intro\n<!-- small-runs:begin (x) -->\nold | table\n<!-- small-runs:end -->\nafter\n"
+    assert tool.rewrite(text, "small-runs", "new | table\n") == \
+        "intro\n<!-- small-runs:begin (x) -->\nnew | table\n<!-- small-runs:end -->\nafter\n"
+    with pytest.raises(SystemExit, match="has no <!-- deviations:begin"):
+        tool.rewrite(text, "deviations", "x")
 
 
 def test_every_figure_and_table_has_a_row():

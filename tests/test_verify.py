@@ -10,7 +10,7 @@ import pytest
 
 from sinkgan.config import TrainConfig, validate
 from sinkgan.train import train
-from sinkgan.verify import compare_logs, select_runs, verify_run
+from sinkgan.verify import compare_logs, first_difference, report, select_runs, verify_run
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,6 +26,25 @@ def test_compare_logs_verdicts():
     assert status == "within tolerance" and rel == pytest.approx(1e-5, rel=1e-3)
     assert compare_logs(a, _log([1.0, 2.5, 3.0]), 1e-4)[0] == "different"
     assert compare_logs(a, _log([1.0, 2.0]), 1e-4)[0] == "different"  # rows missing
+
+
+def test_the_first_difference_is_named_with_its_size():
+    a = _log([1.0, 2.0, 3.0, 4.0])
+    assert first_difference(a, _log([1.0, 2.0, 3.0, 4.0])) is None
+    it, rel = first_difference(a, _log([1.0, 2.0 * (1 + 3e-7), 3.1, 4.4]))
+    assert it == 2 and rel == pytest.approx(3e-7, rel=1e-3)
+    assert first_difference(a, _log([1.0, 2.0, 3.0])) is None  # rows only one side has are not compared
+
+
+def test_the_report_tells_rounding_from_another_computation(tiny_run):
+    log = pd.read_csv(tiny_run / "log.csv")
+    log.loc[1, "g_loss"] *= 1 + 2e-6  # the second iteration, by rounding's size
+    log.to_csv(tiny_run / "log.csv", index=False)
+    text = report([verify_run(tiny_run, rtol=1e-9)])
+    assert "first difference at iteration 2, 2e-06 relative: float32 rounding" in text
+    log.loc[1, "g_loss"] *= 1.01
+    log.to_csv(tiny_run / "log.csv", index=False)
+    assert "first difference at iteration 2, 0.0099 relative: larger than float32 rounding" in report([verify_run(tiny_run)])
 
 
 @pytest.fixture
@@ -45,6 +64,22 @@ def test_a_retrained_run_is_equal_and_a_tampered_one_different(tiny_run, tmp_pat
     log.loc[1, "g_loss"] *= 1.01
     log.to_csv(tiny_run / "log.csv", index=False)
     assert verify_run(tiny_run).status == "different"
+
+
+def test_a_prefix_of_a_run_is_verified_against_the_first_rows(tiny_run):
+    v = verify_run(tiny_run, iterations=2)
+    assert v.status == "equal" and v.rows == 2
+    log = pd.read_csv(tiny_run / "log.csv")
+    log.loc[2, "g_loss"] *= 1.01  # the third iteration: outside the prefix
+    log.to_csv(tiny_run / "log.csv", index=False)
+    assert verify_run(tiny_run, iterations=2).status == "equal"
+    log.loc[1, "d_loss"] *= 1.01  # inside it
+    log.to_csv(tiny_run / "log.csv", index=False)
+    assert verify_run(tiny_run, iterations=2).status == "different"
+    assert verify_run(tiny_run, iterations=50).rows == 3  # no more than the run has
+    from sinkgan.verify import main
+    with pytest.raises(SystemExit, match="--iterations 0 is out of range; allowed: an integer >= 1"):
+        main(["--iterations", "0", "tiny"])
 
 
 def test_select_runs_refuses_unknown_and_spreads(tiny_run):
