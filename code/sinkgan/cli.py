@@ -179,13 +179,11 @@ def _study_list(args) -> int:
     """One line per run: its id, then the figures that use it."""
     from .config import ConfigError
 
+    from .manifest import run_figures
+
     try:
         study = _study(args)
-        figures = [args.figure] if args.figure else study.figures()
-        users: dict[str, list[str]] = {}
-        for fig in figures:
-            for spec in study.figure_runs(fig):
-                users.setdefault(spec.run_id, []).append(fig)
+        users = run_figures(study, [args.figure] if args.figure else None)
     except (ConfigError, KeyError) as err:
         print(f"sinkgan: {err}", file=sys.stderr)
         return 2
@@ -199,15 +197,12 @@ def _study_manifest(args) -> int:
     from .config import ConfigError
     from .manifest import format_manifest, results_table_md, write_manifest
 
-    if args.markdown:
-        try:
-            print(results_table_md(_study(args)), end="")
-        except ConfigError as err:
-            print(f"sinkgan: {err}", file=sys.stderr)
-            return 2
-        return 0
     try:
-        path, rows = write_manifest(_study(args))
+        study = _study(args)
+        if args.markdown:
+            print(results_table_md(study), end="")
+            return 0
+        path, rows = write_manifest(study)
     except ConfigError as err:
         print(f"sinkgan: {err}", file=sys.stderr)
         return 2

@@ -69,9 +69,9 @@ def manifest_rows(study) -> list[dict]:
     return rows
 
 
-def sing_experiments(study) -> dict[str, int]:
-    """The SiNG experiments the scale runs (config/sing.yaml lists the scales that have them), with
-    their planned steps."""
+def sing_configs(study) -> dict:
+    """The resolved config of each SiNG experiment the scale runs (config/sing.yaml lists the scales
+    that have them); none where the study has no sing.yaml or the scale no SiNG entry."""
     import yaml
 
     from .sing_experiments import load_sing_config
@@ -82,19 +82,12 @@ def sing_experiments(study) -> dict[str, int]:
     spec = yaml.safe_load(path.read_text())
     if study.scale_name not in spec.get("scales", {}):
         return {}
-    return {exp: load_sing_config(exp, study.scale_name, path).steps for exp in spec["experiments"]}
+    return {exp: load_sing_config(exp, study.scale_name, path) for exp in spec["experiments"]}
 
 
-def sing_figures(study) -> dict[str, str]:
-    """``{SiNG experiment: its figure}`` (config/sing.yaml ``experiments.<experiment>.figure``) for the
-    experiments the scale runs."""
-    import yaml
-
-    wanted = sing_experiments(study)
-    if not wanted:
-        return {}
-    spec = yaml.safe_load((study.root / "config" / "sing.yaml").read_text())
-    return {exp: spec["experiments"][exp]["figure"] for exp in wanted}
+def sing_experiments(study) -> dict[str, int]:
+    """The SiNG experiments the scale runs, with their planned steps."""
+    return {exp: cfg.steps for exp, cfg in sing_configs(study).items()}
 
 
 def format_manifest(rows: list[dict]) -> str:
@@ -119,10 +112,11 @@ RESULTS_MD_COLUMNS = ("run", "figures", "state", "trained on", "wall (min)", "s 
                       f"G / D loss (mean of last {LOSS_TAIL})", "FID / KID (last point)")
 
 
-def run_figures(study) -> dict[str, list[str]]:
-    """``{run id: the figures that draw it}`` in the study's order."""
+def run_figures(study, figures: list[str] | None = None) -> dict[str, list[str]]:
+    """``{run id: the figures that draw it}`` in the study's order (of ``figures``; default every
+    figure of the scale), each figure named once."""
     users: dict[str, list[str]] = {}
-    for fig in study.figures():
+    for fig in figures or study.figures():
         for spec in study.figure_runs(fig):
             if fig not in users.setdefault(spec.run_id, []):
                 users[spec.run_id].append(fig)
@@ -184,14 +178,13 @@ def results_table_md(study) -> str:
     iteration, the loss level at the end, FID/KID where measured).  Read from the run directories
     only, so the README cannot state a number the results do not hold (tests/test_readme.py)."""
     figures = run_figures(study)
-    figures.update({f"sing/{exp}": [fig] for exp, fig in sing_figures(study).items()})
+    figures.update({f"sing/{exp}": [cfg.figure] for exp, cfg in sing_configs(study).items()})
     twins = study.twins()
     lines = ["| " + " | ".join(RESULTS_MD_COLUMNS) + " |", "|" + "---|" * len(RESULTS_MD_COLUMNS)]
     rows = manifest_rows(study)
     for row in rows:
         run_id = row["run_id"]
         folder = study.results / run_id  # a SiNG experiment's id is sing/<experiment>: its folder too
-        summary = json.loads((folder / "summary.json").read_text()) if row["finished"] == "yes" else {}
         cells = {"run": f"`{run_id}`", "figures": ", ".join(figures.get(run_id, [])) or "—"}
         if row["finished"] != "yes":
             cells["state"] = f"not trained (copy of `{twins[run_id]}` once that is)" if run_id in twins else "not trained"
@@ -200,9 +193,11 @@ def results_table_md(study) -> str:
         else:
             cells["state"] = f"{row['iterations']} iterations, commit {row['commit']}"
             cells["trained on"] = row["device"]
-            wall = summary.get("wall_seconds")
-            cells["wall (min)"] = _fmt(wall / 60 if wall else None, ".0f" if (wall or 0) >= 600 else ".1f")
+            wall = row["wall_seconds"]
+            if wall is not None:
+                cells["wall (min)"] = format(wall / 60, ".0f" if wall >= 600 else ".1f")
             if run_id.startswith("sing/"):
+                summary = json.loads((folder / "summary.json").read_text())
                 cells[f"G / D loss (mean of last {LOSS_TAIL})"] = _sing_loss_cell(summary)
             else:
                 cells["s / iteration (median)"] = _fmt(seconds_per_iteration(folder / "log.csv"), ".2f")

@@ -56,26 +56,32 @@ class Verdict:
     first_difference: tuple[int, float] | None = None  # (iteration, relative difference), None if none
 
 
+def relative_differences(recorded: pd.DataFrame, observed: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """``(iterations, |a - b| / |a|)`` over the iterations both ``log.csv`` tables hold: one row per
+    iteration, one column per loss (g_loss, d_loss), ``a`` the recorded loss."""
+    both = recorded.merge(observed, on="iteration", suffixes=("_a", "_b"))
+    a = both[["g_loss_a", "d_loss_a"]].to_numpy(np.float64)
+    b = both[["g_loss_b", "d_loss_b"]].to_numpy(np.float64)
+    return both.iteration.to_numpy(), np.abs(a - b) / np.maximum(np.abs(a), 1e-12)
+
+
 def first_difference(recorded: pd.DataFrame, observed: pd.DataFrame) -> tuple[int, float] | None:
     """``(iteration, max relative difference of its g_loss/d_loss)`` of the first row of two
     ``log.csv`` tables that differ (over the rows both have), or None."""
-    both = recorded.merge(observed, on="iteration", suffixes=("_a", "_b"))
-    for _, row in both.iterrows():
-        rel = max(abs(row[f"{c}_a"] - row[f"{c}_b"]) / max(abs(row[f"{c}_a"]), 1e-12) for c in ("g_loss", "d_loss"))
-        if rel > 0:
-            return int(row["iteration"]), float(rel)
-    return None
+    iterations, rel = relative_differences(recorded, observed)
+    worst = rel.max(axis=1, initial=0.0)
+    differing = np.flatnonzero(worst > 0)
+    return (int(iterations[differing[0]]), float(worst[differing[0]])) if differing.size else None
 
 
 def compare_logs(recorded: pd.DataFrame, observed: pd.DataFrame, rtol: float) -> tuple[str, float]:
     """``(status, max relative difference)`` of the g_loss/d_loss columns of two ``log.csv`` tables."""
-    cols = ["g_loss", "d_loss"]
     if list(recorded.iteration) != list(observed.iteration):
         return "different", float("inf")
-    a, b = recorded[cols].to_numpy(np.float64), observed[cols].to_numpy(np.float64)
-    if np.array_equal(a, b):
+    _, rel = relative_differences(recorded, observed)
+    if not rel.any():
         return "equal", 0.0
-    rel = float(np.max(np.abs(a - b) / np.maximum(np.abs(a), 1e-12)))
+    rel = float(rel.max())
     return ("within tolerance" if rel <= rtol else "different"), rel
 
 
