@@ -115,3 +115,17 @@ def test_simsgda_with_several_critic_steps_is_refused_by_the_study_as_by_the_cli
     spec["figures"]["fig04"]["runs"][0]["n_critic"] = 1
     (run,) = Study(spec, "smoke", ROOT).figure_runs("fig04")[:1]
     assert run.config.variant == "simsgda" and run.config.n_critic == 1
+
+
+@pytest.mark.parametrize("command", ["train", "validate"])
+def test_an_invalid_config_is_refused_naming_the_field_and_range(command, tmp_path, capsys):
+    """`sinkgan train` and `sinkgan validate` read a config the same way: a bad field is exit 2,
+    one line naming it and its allowed range, before anything is written."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("eps: -1\n")
+    out = tmp_path / "run"
+    argv = [command, str(bad)] + (["--out", str(out), "--no-progress"] if command == "train" else [])
+    assert cli.main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.err.strip() == "sinkgan: invalid config: eps: -1.0 is out of range; allowed (0, inf)"
+    assert captured.out == "" and not out.exists()

@@ -41,15 +41,20 @@ def _run(cfg, out, resume: bool, args) -> int:
     return 0
 
 
-def _train(args) -> int:
+def _load_config(args):
+    """``args.config`` with ``args.set`` applied, or None after printing why it is invalid."""
     from .config import ConfigError, load_config
 
     try:
-        cfg = load_config(args.config, args.set)
+        return load_config(args.config, args.set)
     except ConfigError as err:
         print(f"sinkgan: invalid config: {err}", file=sys.stderr)
-        return 2
-    return _run(cfg, args.out, args.resume, args)
+        return None
+
+
+def _train(args) -> int:
+    cfg = _load_config(args)
+    return 2 if cfg is None else _run(cfg, args.out, args.resume, args)
 
 
 def _study(args):
@@ -148,12 +153,8 @@ def _copy_if_twin(args, spec) -> int | None:
 
 
 def _validate(args) -> int:
-    from .config import ConfigError, load_config
-
-    try:
-        cfg = load_config(args.config, args.set)
-    except ConfigError as err:
-        print(f"sinkgan: invalid config: {err}", file=sys.stderr)
+    cfg = _load_config(args)
+    if cfg is None:
         return 2
     import yaml
 

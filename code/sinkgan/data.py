@@ -291,22 +291,21 @@ def _cifar_dir(root: Path) -> Path | None:
     return d if all((d / f"data_batch_{i}").is_file() for i in range(1, 6)) else None
 
 
-def _celeba_dir(root: Path) -> Path | None:
-    d = root / "celeba" / "img_align_celeba"
+def _folder_of(d: Path, suffix: str) -> Path | None:
+    """``d`` if it is a folder holding at least one ``*suffix`` file (any case), else None."""
     if d.is_dir():
         with os.scandir(d) as it:
-            if any(e.name.lower().endswith(".jpg") for e in it):
+            if any(e.name.lower().endswith(suffix) for e in it):
                 return d
     return None
+
+
+def _celeba_dir(root: Path) -> Path | None:
+    return _folder_of(root / "celeba" / "img_align_celeba", ".jpg")
 
 
 def _cats_dir(root: Path) -> Path | None:
-    d = root / "cats"
-    if d.is_dir():
-        with os.scandir(d) as it:
-            if any(e.name.lower().endswith(".png") for e in it):
-                return d
-    return None
+    return _folder_of(root / "cats", ".png")
 
 
 def _fashion_dir(root: Path) -> Path | None:
