@@ -28,6 +28,8 @@ def test_run_directory_layout(tmp_path):
     for rel in ("config.yaml", "log.csv", "generator.pt", "discriminator.pt", "summary.json", "samples/final.png",
                 "samples/iter_0000003.png", "checkpoints/last.pt"):
         assert (out / rel).is_file(), rel
+    # the last iteration's grid is final.png alone (an iter_0000006.png would be the same bytes again)
+    assert sorted(p.name for p in (out / "samples").iterdir()) == ["final.png", "iter_0000003.png"]
     log = pd.read_csv(out / "log.csv")
     assert tuple(log.columns) == LOG_COLUMNS
     assert log.iteration.tolist() == list(range(1, 7))

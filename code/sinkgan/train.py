@@ -656,7 +656,7 @@ def _train_locked(cfg: TrainConfig, out: Path, trainer: Trainer, log: RunLog, ck
                         bar.set_postfix(g=f"{last['g']:.4g}", d=f"{last['d']:.4g}", refresh=False)
                 if bar is not None:
                     bar.update(1)
-                if it % cfg.sample_every == 0:
+                if it % cfg.sample_every == 0 and it < cfg.iterations:  # the last one is final.png
                     save_png(out / "samples" / f"iter_{it:07d}.png", image_grid(trainer.samples()))
                 if cfg.snapshot_every and it % cfg.snapshot_every == 0 and it < cfg.iterations:
                     save_snapshot(it)
