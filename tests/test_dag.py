@@ -178,6 +178,9 @@ def test_a_scale_committed_without_its_weights_is_complete(fresh_clone):
     holds its runs' summaries and measurements but no .pt file, and the DAG retrains nothing."""
     assert list((fresh_clone / "results" / "cpu").glob("*/summary.json"))
     assert not list((fresh_clone / "results" / "cpu").rglob("*.pt"))
+    # nor its grids over training: the final one only, which the sample figures draw
+    assert not list((fresh_clone / "results" / "cpu").rglob("iter_*.png"))
+    assert all((s.parent / "samples" / "final.png").is_file() for s in (fresh_clone / "results" / "cpu").glob("*/summary.json"))
     proc = _snakemake(["all", "-n", "--cores", "2", "--config", "scale=cpu"], cwd=fresh_clone)
     assert "rule train:" not in proc.stdout and "rule quality:" not in proc.stdout, proc.stdout[-3000:]
     # a measurement asked for again there retrains the run first (its weights are not in the clone)
