@@ -1,6 +1,7 @@
 """Decision rules of the claims scorecard on synthetic results whose answer is known."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -305,6 +306,36 @@ def test_missing_evidence_is_inconclusive():
     spec = C.ClaimsSpec(POLICY, [C.Claim("c", "fid", "Fig. 10", "figX", "lower_fid", {"better": "a", "worse": "b"})])
     (res,) = C.evaluate_claims(spec, {"figX": fig(run("a"), run("b"))})
     assert res["status"] == "inconclusive" and "quality.json is missing" in res["evidence"]
+
+
+def test_an_unfinished_run_is_not_evidence(tmp_path):
+    """A run directory that training is still writing (config.yaml and a growing log.csv, no
+    summary.json) decides no claim, and the reason says it has not finished; once its summary is
+    written the same log decides."""
+    rng = np.random.default_rng(0)
+    dirs = {}
+    for name, g, d in (("a", 1.0, 3.0), ("b", 2.0, 2.0)):  # a: lower G loss, higher D loss than b
+        folder = tmp_path / "results" / "small" / name
+        folder.mkdir(parents=True)
+        (folder / "config.yaml").write_text(yaml.safe_dump({"eps": 1.0, "provenance": {"commit": "abc1234"}}))
+        noise = 0.01 * rng.standard_normal((200, 2))
+        (folder / "log.csv").write_text("iteration,gen_updates,critic_updates,g_loss,d_loss,wall_seconds\n" + "".join(
+            f"{i},{i},{10 * i},{g + e[0]},{d + e[1]},{i}\n" for i, e in enumerate(noise, 1)))
+        dirs[name] = folder
+    spec = C.ClaimsSpec(POLICY, [C.Claim("c", "losses", "Fig. 15", "figX", "loss_order",
+                                         {"first": "a", "second": "b", "g_loss": "<", "d_loss": ">"})])
+    (res,) = C.evaluate_claims(spec, {"figX": C.FigureEvidence("figX", [C.load_run_result(dirs[n], n) for n in "ab"])})
+    assert res["status"] == "inconclusive"
+    assert "results/small/a/summary.json is missing: run 'a' has not finished" in res["evidence"]
+    # an empty (or absent) directory is simply missing, not unfinished
+    empty = tmp_path / "results" / "small" / "c"
+    empty.mkdir()
+    assert not C.load_run_result(empty, "c").unfinished
+    assert not C.load_run_result(tmp_path / "nowhere", "c").unfinished
+    for n in "ab":
+        (dirs[n] / "summary.json").write_text(json.dumps({"iterations": 200, "dataset": "cats"}))
+    (res,) = C.evaluate_claims(spec, {"figX": C.FigureEvidence("figX", [C.load_run_result(dirs[n], n) for n in "ab"])})
+    assert res["status"] == "supported", res["evidence"]
 
 
 LABEL_ARGS = ("better", "worse", "first", "second", "reference", "faster", "slower", "labels", "others")

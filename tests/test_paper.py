@@ -295,6 +295,23 @@ def test_commit_mismatch():
     assert report.commit_mismatch("4a47b51+dirty", ["4a47b51"])  # uncommitted code is not the results' code
 
 
+def test_results_commits_name_every_sitting_of_every_finished_run():
+    """The header's "results from code": a run resumed under newer code was made by each of its
+    sittings' commits; a run that has not finished (no summary.json) made no result."""
+    from sinkgan import claims as C
+
+    resumed = C.RunResult("L = 50", "r1", Path("r1"), summary={"commit": "33bce54", "sittings": [
+        {"commit": "d0175e0"}, {"commit": "975ad54"}, {"commit": "975ad54"}, {"commit": "33bce54"}]},
+        config={"provenance": {"commit": "33bce54"}})
+    once = C.RunResult("m = 100", "r2", Path("r2"), summary={"commit": "7aa9dde"},
+                       config={"provenance": {"commit": "7aa9dde"}})
+    training = C.RunResult("L = 100", "r3", Path("r3"), unfinished=True)
+    assert report.run_commits(resumed) == ["d0175e0", "975ad54", "33bce54"]
+    assert report.run_commits(training) == []
+    figs = {"fig15": C.FigureEvidence("fig15", [resumed, once, training])}
+    assert report.results_commits(figs) == ["33bce54", "7aa9dde", "975ad54", "d0175e0"]
+
+
 def test_summary_environment_compute_and_provenance(tmp_path):
     """The generated report: a summary row with a verdict for every figure, the header's two
     commits with the mismatch flagged, the environment and compute tables, figure notes."""

@@ -84,6 +84,9 @@ class RunResult:
     rate: dict | None = None
     ssim: pd.DataFrame | None = None
     paper_dataset: str | None = None  #: the paper's data set this run stands for (study key)
+    #: the run directory holds files but no ``summary.json``: training is under way or was stopped,
+    #: and what it has written so far (a growing log.csv) is not evidence
+    unfinished: bool = False
 
     FILES = {
         "summary": rundir.SUMMARY,
@@ -97,8 +100,11 @@ class RunResult:
     def require(self, what: str):
         value = getattr(self, what)
         if value is None:
-            where = Path(*self.run_dir.parts[-3:]) / self.FILES[what]  # results/<scale>/<run>/...: no machine's path
-            raise MissingEvidence(f"{where} is missing (run {self.label!r})")
+            run = Path(*self.run_dir.parts[-3:])  # results/<scale>/<run>: no machine's path
+            if self.unfinished:
+                raise MissingEvidence(f"{run / rundir.SUMMARY} is missing: run {self.label!r} has not finished, "
+                                      f"so its {self.FILES[what]} is not read")
+            raise MissingEvidence(f"{run / self.FILES[what]} is missing (run {self.label!r})")
         return value
 
     def column(self, name: str) -> np.ndarray:
@@ -127,13 +133,21 @@ class RunResult:
 
 def load_run_result(run_dir: str | Path, label: str, run_id: str | None = None,
                     paper_dataset: str | None = None) -> RunResult:
-    """Read every contract file of ``run_dir`` that exists (absent ones stay ``None``)."""
+    """Read every contract file of ``run_dir`` that exists (absent ones stay ``None``).
+
+    A run without ``summary.json`` has not finished (training writes it last, and removes it when
+    a run is reopened): none of its files is read, so a log that is still growing never decides a
+    claim, and the result says the run is unfinished where it holds any file."""
     run_dir = Path(run_dir)
+    summary = rundir.read_summary(run_dir, required=False)
+    if summary is None:
+        return RunResult(label=label, run_id=run_id or run_dir.name, run_dir=run_dir, paper_dataset=paper_dataset,
+                         unfinished=run_dir.is_dir() and any(run_dir.iterdir()))
     return RunResult(
         label=label,
         run_id=run_id or run_dir.name,
         run_dir=run_dir,
-        summary=rundir.read_summary(run_dir, required=False),
+        summary=summary,
         config=rundir.read_config(run_dir),
         log=rundir.read_csv(run_dir / rundir.LOG),
         quality=rundir.read_json(run_dir / rundir.QUALITY),

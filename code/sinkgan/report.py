@@ -348,7 +348,7 @@ def compute_summary(figures: Mapping[str, C.FigureEvidence]) -> dict:
         "iterations_min": min(iters) if iters else None, "iterations_max": max(iters) if iters else None,
         "devices": sorted({str(r.summary.get("device")) for r in done}),
         "torch": sorted({str(r.summary.get("torch")) for r in done if r.summary.get("torch")}),
-        "commits": sorted({str(r.summary.get("commit")) for r in done if r.summary.get("commit")}),
+        "commits": sorted({c for r in done for c in run_commits(r)}),
         "data": {k: {**v, "trained_on": sorted(v["trained_on"])} for k, v in data.items()},
         "any_standin": any(v["standin"] for v in data.values()),
     }
@@ -908,14 +908,23 @@ def render_summary_table(figures: Mapping[str, C.FigureEvidence], claims_results
     ])
 
 
-def run_commit(r: C.RunResult) -> str | None:
-    """The code commit a run was trained at: ``config.yaml`` ``provenance.commit``, else ``summary.json``."""
+def run_commits(r: C.RunResult) -> list[str]:
+    """Every code commit a finished run was trained at, one per sitting: ``summary.json``
+    ``sittings`` (a run resumed under newer code has several), else ``config.yaml``
+    ``provenance.commit`` (or the summary's ``commit``).  An unfinished run has none."""
+    if r.summary is None:
+        return []
+    sittings = [str(s["commit"]) for s in r.summary.get("sittings") or [] if s.get("commit")]
+    if sittings:
+        return list(dict.fromkeys(sittings))
     prov = (r.config or {}).get("provenance") or {}
-    return prov.get("commit") or (r.summary or {}).get("commit")
+    commit = prov.get("commit") or r.summary.get("commit")
+    return [str(commit)] if commit else []
 
 
 def results_commits(figures: Mapping[str, C.FigureEvidence]) -> list[str]:
-    return sorted({str(c) for c in (run_commit(r) for r in _unique_runs(figures)) if c})
+    """The commits whose code made the results the report shows (every sitting of every finished run)."""
+    return sorted({c for r in _unique_runs(figures) for c in run_commits(r)})
 
 
 def same_commit(a: str, b: str) -> bool:
