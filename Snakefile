@@ -31,7 +31,7 @@ include: "code/rules/paper.smk"
 rule all:
     default_target: True
     input:
-        drawable_targets() if ONLY_DRAWABLE else [*ALL_FIGURES, *ALL_TABLES, MANIFEST],
+        drawable_targets() if ONLY_DRAWABLE else [*ALL_FIGURES, *ALL_TABLES, MANIFEST, *figure_results()],
 
 
 # Light rules run on the submitting host under a cluster executor (--profile slurm): data

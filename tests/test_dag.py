@@ -245,6 +245,31 @@ def test_figures_cached_on_a_partly_trained_scale_draws_what_its_results_allow(f
     assert _snakemake([*small, "only_drawable=true"], cwd=fresh_clone).returncode == 0
 
 
+def test_figures_cached_draws_sample_grids_whose_measurement_is_missing(fresh_clone):
+    """A run committed with its grid but without quality.json (beyond the smoke scale its generator
+    is not kept, so the measurement cannot be made from the clone): `make figures-cached` still draws
+    the sample figure (its panel says "not measured"), and `snakemake all` measures it, though the
+    figure is there, and draws the figure again."""
+    study = Study.load("smoke", root=fresh_clone)
+    run = study.figure_runs("fig14")[0]
+    assert study.figure("fig14")["kind"] == "samples"
+    quality = run.run_dir / "quality.json"
+    kept = quality.read_bytes()
+    cached = ["all", "-n", "--cores", "2", "--allowed-rules", "all", "plot", "table", "manifest",
+              "--forcerun", "plot", "--config", "scale=smoke", "only_drawable=true"]
+    try:
+        quality.unlink()
+        proc = _snakemake(cached, cwd=fresh_clone)
+        drawn = set(re.findall(r"wildcards: fig=(\w+)", proc.stdout))
+        assert "fig14" in drawn and "rule quality:" not in proc.stdout, proc.stderr[-2000:]
+        # `all` makes the measurement although the figure exists, then draws the figure again
+        proc = _snakemake(["all", "-n", "--cores", "2", "--config", "scale=smoke"], cwd=fresh_clone)
+        assert f"output: results/smoke/{run.run_id}/quality.json" in proc.stdout, proc.stdout[-3000:]
+        assert "fig14" in set(re.findall(r"wildcards: fig=(\w+)", proc.stdout)), proc.stdout[-3000:]
+    finally:
+        quality.write_bytes(kept)
+
+
 @pytest.mark.latex
 @pytest.mark.skipif(shutil.which("latexmk") is None or shutil.which("pdftotext") is None,
                     reason="latexmk/pdftotext not installed")

@@ -125,6 +125,26 @@ def test_notebook_writes_stamped_deterministic_pdf(results_root, fig, kind):
                 assert f"FID {q['fid']:.3g}" in text and f"KID {q['kid_mean']:#.3g}" in text
 
 
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext not installed")
+def test_a_sample_grid_without_its_measurement_says_so(results_root):
+    """A cached scale has a run's grid but not its quality.json (the generator it needs is not kept
+    beyond the smoke scale): that panel reads "FID/KID not measured", a note names the run and the
+    command that measures it, and the other panels keep their FID and KID."""
+    root, fabricate = results_root
+    specs = fabricate("fig14")
+    bare = root / "results" / SCALE / specs[0].run_id
+    (bare / "quality.json").unlink()
+    proc = run_notebook("samples", "fig14", root)
+    assert proc.returncode == 0, proc.stderr
+    text = " ".join(pdf_text(root / "figures" / "smoke" / "fig14.pdf").split())
+    assert text.count("FID/KID not measured") == 2  # the panel's line and the note
+    assert f"FID/KID not measured for {plotting.run_label(specs[0])}:" in text
+    assert f"results/{SCALE}/{specs[0].run_id}/quality.json" in text.replace(" ", "")
+    for spec in specs[1:]:
+        q = json.loads((root / "results" / SCALE / spec.run_id / "quality.json").read_text())
+        assert f"FID {q['fid']:.3g}" in text
+
+
 def data_words(spec) -> str:
     """How a figure's stamp names the data set of run ``spec`` at the smoke scale (all offline sets)."""
     ds = spec.config.dataset

@@ -30,7 +30,8 @@
 # last iteration), embedded pixel for pixel under the run's label (the values that ran, the
 # paper's beside them where they differ) and the FID and KID of that generator (the run's
 # `quality.json`, from the scale's `quality.n_samples` samples: the numbers the scorecard's
-# quality claims compare). Near-constant grids, identical grids and runs with the
+# quality claims compare; "FID/KID not measured", with a note, where a cached scale has the grid
+# but not its measurement, whose generator is not kept beyond the smoke scale). Near-constant grids, identical grids and runs with the
 # same numbers as another figure's runs are named in the notes under the figure. The stamp at the
 # bottom names the scale, the data actually trained on (a stand-in data set is named as a
 # stand-in), the iterations, narrowed networks and the code version. This notebook never trains.
@@ -57,8 +58,10 @@ kind = plotting.figure_kind(params)
 if kind != "samples":
     raise ValueError(f"{params.figure} is a {kind!r} figure; samples.py draws 'samples' figures only")
 labels = [plotting.run_label(spec, run) for spec, run in runs]
-scores = [plotting.quality_text(plotting.read_quality(run)) for _, run in runs]
-notes = plotting.degenerate_notes(images={label: run.final_samples for label, (_, run) in zip(labels, runs)})
+# a cached scale (`make figures-cached`) draws grids whose quality.json cannot be made there: "not measured"
+scores = [plotting.quality_text(plotting.read_quality(run, required=False)) for _, run in runs]
+notes = plotting.unmeasured_notes(labels, [run for _, run in runs])
+notes += plotting.degenerate_notes(images={label: run.final_samples for label, (_, run) in zip(labels, runs)})
 notes += plotting.twin_notes(params, runs)
 list(zip(labels, [str(run.final_samples) for _, run in runs])), notes
 

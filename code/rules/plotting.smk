@@ -38,6 +38,9 @@ rule figure_at_scale:
     invocation asked for (default smoke; paper with the slurm profile)."""
     input:
         unpack(lambda w: at_this_scale(f"figures/{w.fig}.pdf", f"{FIGURES}/{w.fig}.pdf")),
+        # what the figure reads: a measurement its committed figure was drawn without (a cached
+        # scale's sample grid, "FID/KID not measured") is made first, and the figure drawn again
+        results=lambda w: by_content(plot_inputs(w)) if w.fig in PAPER_FIGURES or w.fig in SING_FIGURES else [],
     output:
         "figures/{fig}.pdf",
     wildcard_constraints:

@@ -224,18 +224,38 @@ class Run:
         return self.dir / "samples" / "final.png"
 
 
-def read_quality(run: Run) -> dict:
+def read_quality(run: Run, required: bool = True) -> dict | None:
     """The run's ``quality.json`` (FID, KID and, with the standard weights, IS of its final generator,
-    and ``curve`` over its snapshots), written by the rule ``quality``; a clear error if absent."""
+    and ``curve`` over its snapshots), written by the rule ``quality``; absent: a clear error
+    (``required``) or ``None``."""
     path = run.dir / rundir.QUALITY
     q = rundir.read_json(path)
-    if q is None:
+    if q is None and required:
         raise FileNotFoundError(f"{path} does not exist; measure it first: `snakemake --cores 2 {path}`")
     return q
 
 
-def quality_text(q: Mapping) -> str:
-    """``"FID 41.2, KID 0.0312 ± 0.002"``: the final generator's scores, for a panel's title."""
+#: A sample panel's score line where the run has no ``quality.json``.
+QUALITY_NOT_MEASURED = "FID/KID not measured"
+
+
+def unmeasured_notes(labels: Sequence[str], runs: Sequence[Run]) -> list[str]:
+    """One note naming the runs drawn without ``quality.json`` (a cached scale draws their grids, but
+    their FID/KID needs the generator, which is not kept beyond the smoke scale) and how to measure them."""
+    missing = [(label, run) for label, run in zip(labels, runs) if not (run.dir / rundir.QUALITY).is_file()]
+    if not missing:
+        return []
+    names = ", ".join(label.replace("\n", " ") for label, _ in missing)
+    where = Path(*missing[0][1].dir.parts[-3:]) / rundir.QUALITY
+    return [f"{QUALITY_NOT_MEASURED} for {names}: no quality.json; the weights it needs are not kept beyond "
+            f"the smoke scale (`snakemake --cores 2 {where}` retrains the run and measures it)"]
+
+
+def quality_text(q: Mapping | None) -> str:
+    """``"FID 41.2, KID 0.0312 ± 0.002"``: the final generator's scores, for a panel's title
+    (:data:`QUALITY_NOT_MEASURED` without a ``quality.json``)."""
+    if q is None:
+        return QUALITY_NOT_MEASURED
     parts = []
     if q.get("fid") is not None:
         parts.append(f"FID {q['fid']:.3g}")
