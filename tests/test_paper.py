@@ -260,6 +260,18 @@ def test_preamble_uses_t1_and_bars_print_as_bars():
 def test_long_paths_may_break_in_typewriter_type():
     tex = report.deviations_latex([report.Deviation("a.b", "code/sinkgan/sinkhorn_fused.py", "x", "y", "z")])
     assert r"sinkgan/\allowbreak{}sinkhorn\_\allowbreak{}fused.\allowbreak{}py" in tex
+    # a file or function name in a narrow prose column breaks too (it ran into the next column)
+    tex = report.deviations_latex([report.Deviation("a.b", "1", "x", "utils/sinkhorn_util.potential_operator_grad", "z")])
+    assert r"sinkhorn\_\allowbreak{}util.\allowbreak{}potential\_\allowbreak{}operator" in tex
+    # ...but never inside a number
+    assert "0.01" in report._breakable("0.01 at the smoke scale (7.1)") and "7.1" in report._breakable("(7.1)")
+
+
+def test_double_hyphens_stay_hyphens():
+    """The authors' flags (`--max_sd 0.1`) are two hyphens, which TeX would typeset as an en dash."""
+    assert report.latex_escape("--max_sd 0.1") == r"-{}-max\_sd 0.1"
+    assert report.latex_escape("a - b") == "a - b"
+    assert report.latex_escape("a \u2013 b") == "a -- b"  # an en dash in the text stays one
 
 
 def test_hyperparameter_paper_column_is_the_papers_never_a_code_default():
