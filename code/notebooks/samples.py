@@ -59,8 +59,9 @@ if kind != "samples":
     raise ValueError(f"{params.figure} is a {kind!r} figure; samples.py draws 'samples' figures only")
 labels = [plotting.run_label(spec, run) for spec, run in runs]
 # a cached scale (`make figures-cached`) draws grids whose quality.json cannot be made there: "not measured"
-scores = [plotting.quality_text(plotting.read_quality(run, required=False)) for _, run in runs]
-notes = plotting.unmeasured_notes(labels, [run for _, run in runs])
+qualities = [plotting.read_quality(run, required=False) for _, run in runs]
+scores = [plotting.quality_text(q) for q in qualities]
+notes = plotting.unmeasured_notes(labels, [run for _, run in runs], qualities)
 notes += plotting.degenerate_notes(images={label: run.final_samples for label, (_, run) in zip(labels, runs)})
 notes += plotting.twin_notes(params, runs)
 list(zip(labels, [str(run.final_samples) for _, run in runs])), notes

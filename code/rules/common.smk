@@ -172,20 +172,23 @@ def plot_inputs(wildcards):
     return run_files(wildcards.fig, "summary.json", *_report.KIND_FILES.get(kind, ()))
 
 
+def figure_inputs(fig):
+    """:func:`plot_inputs` of figure ``fig`` outside a job (no wildcards object)."""
+    from types import SimpleNamespace
+
+    return plot_inputs(SimpleNamespace(fig=fig))
+
+
 def figure_results():
     """Every result file the figures read: targets of `all` beside the figures, so that a measurement
     still missing is made even where its figure exists (Snakemake does not rerun a job for a missing
     input whose output is up to date, and a cached scale draws sample grids without their FID/KID)."""
-    from types import SimpleNamespace
-
-    return sorted({f for fig in ALL_FIGURES for f in plot_inputs(SimpleNamespace(fig=Path(fig).stem))})
+    return sorted({f for fig in ALL_FIGURES for f in figure_inputs(Path(fig).stem)})
 
 
 def missing_inputs(fig):
     """The files figure ``fig`` reads that are not there yet (a partly trained scale)."""
-    from types import SimpleNamespace
-
-    return [f for f in plot_inputs(SimpleNamespace(fig=fig)) if not Path(f).exists()]
+    return [f for f in figure_inputs(fig) if not Path(f).exists()]
 
 
 def waiting_figures():

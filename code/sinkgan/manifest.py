@@ -21,6 +21,7 @@ import json
 from pathlib import Path
 
 from . import atomic
+from .rundir import sitting_commits
 
 COLUMNS = ("run_id", "finished", "iterations", "commit", "device", "wall_seconds", "gpu_seconds", "data_sha256",
            "copied_from")
@@ -52,11 +53,7 @@ def manifest_row(run_id: str, summary_file: Path, planned: int | None) -> dict:
 def _commits(summary: dict) -> str | None:
     """The commit that made a run; for a run trained in sittings under several commits, each in turn
     (``a+b``; an unknown one, from before sittings were recorded, as ``?``)."""
-    commits = []
-    for sitting in summary.get("sittings") or []:
-        commit = sitting.get("commit") or "?"
-        if not commits or commits[-1] != commit:
-            commits.append(commit)
+    commits = sitting_commits(summary)
     return "+".join(commits) if len(commits) > 1 else summary.get("commit")
 
 

@@ -239,10 +239,11 @@ def read_quality(run: Run, required: bool = True) -> dict | None:
 QUALITY_NOT_MEASURED = "FID/KID not measured"
 
 
-def unmeasured_notes(labels: Sequence[str], runs: Sequence[Run]) -> list[str]:
-    """One note naming the runs drawn without ``quality.json`` (a cached scale draws their grids, but
-    their FID/KID needs the generator, which is not kept beyond the smoke scale) and how to measure them."""
-    missing = [(label, run) for label, run in zip(labels, runs) if not (run.dir / rundir.QUALITY).is_file()]
+def unmeasured_notes(labels: Sequence[str], runs: Sequence[Run], qualities: Sequence[Mapping | None]) -> list[str]:
+    """One note naming the runs drawn without ``quality.json`` (``None`` in ``qualities``, as
+    :func:`read_quality` returns them: a cached scale draws their grids, but their FID/KID needs the
+    generator, which is not kept beyond the smoke scale) and how to measure them."""
+    missing = [(label, run) for label, run, q in zip(labels, runs, qualities) if q is None]
     if not missing:
         return []
     names = ", ".join(label.replace("\n", " ") for label, _ in missing)

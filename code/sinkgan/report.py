@@ -928,9 +928,9 @@ def run_commits(r: C.RunResult) -> list[str]:
     ``provenance.commit`` (or the summary's ``commit``).  An unfinished run has none."""
     if r.summary is None:
         return []
-    sittings = [str(s["commit"]) for s in r.summary.get("sittings") or [] if s.get("commit")]
+    sittings = [c for c in rundir.sitting_commits(r.summary) if c != "?"]
     if sittings:
-        return list(dict.fromkeys(sittings))
+        return sittings
     prov = (r.config or {}).get("provenance") or {}
     commit = prov.get("commit") or r.summary.get("commit")
     return [str(commit)] if commit else []

@@ -59,6 +59,18 @@ def read_summary(run_dir: str | Path, required: bool = True) -> dict | None:
     return data
 
 
+def sitting_commits(summary: dict) -> list[str]:
+    """The commit of each sitting of a finished run (``summary.json`` ``sittings``), in order, a
+    repeat of the one before merged (``?`` where a sitting recorded none); ``[]`` for a summary
+    without sittings."""
+    commits: list[str] = []
+    for sitting in summary.get("sittings") or []:
+        commit = str(sitting.get("commit") or "?")
+        if not commits or commits[-1] != commit:
+            commits.append(commit)
+    return commits
+
+
 def read_json(path: str | Path) -> dict | None:
     """A JSON file, or ``None`` where it does not exist; malformed JSON is a ``ValueError`` naming it."""
     path = Path(path)
